@@ -1,0 +1,81 @@
+/* runtime.h - internal face of a clseg_context: device, queue, kernel programs, buffers,
+   launches and error reporting, used by the ops, the network executor and the tests. */
+#ifndef CLSEG_RUNTIME_H
+#define CLSEG_RUNTIME_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#include "../core/common.h"
+
+typedef struct program_entry program_entry;
+
+struct clseg_context {
+    clseg_device_info info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    int profiling;
+
+    char *kernel_dir; /* NULL = embedded sources */
+    char *cache_dir;  /* NULL = no binary cache */
+
+    program_entry *programs; /* built programs and their kernels, by (name, defines) */
+    size_t n_programs, cap_programs;
+
+    clseg_startup_stats stats;
+    char error[1024];
+    char *build_log;
+
+    /* When set, every launch records its event here (for per-layer profiling). */
+    void (*on_launch)(void *user, const char *kernel, cl_event ev);
+    void *on_launch_user;
+};
+
+/* Records a message as the context's error text and returns status. */
+clseg_status ctx_fail(clseg_context *ctx, clseg_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same for a failed OpenCL call: "what: CL_OUT_OF_RESOURCES (-5)". */
+clseg_status ctx_cl_fail(clseg_context *ctx, cl_int err, const char *what);
+const char *cl_error_name(cl_int err);
+
+/* The kernel `kernel` of program `program` (kernels/<program>.cl) compiled with the extra build
+   options `defines` (e.g. "-DTILE=4", may be NULL or ""). Compiled on first use (or loaded from
+   the binary cache) and owned by the context. A compile failure is CLSEG_ERR_BUILD with the
+   log in clseg_context_build_log(). */
+clseg_status ctx_kernel(clseg_context *ctx, const char *program, const char *defines,
+                        const char *kernel, cl_kernel *out);
+
+/* Kernel arguments for ctx_run. */
+typedef struct karg {
+    size_t size;
+    const void *ptr; /* NULL = __local memory of `size` bytes */
+} karg;
+#define KARG_MEM(m)       ((karg){sizeof(cl_mem), &(m)})
+#define KARG_INT(v)       ((karg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
+#define KARG_FLOAT(v)     ((karg){sizeof(cl_float), &(cl_float){(cl_float)(v)}})
+#define KARG_LOCAL(bytes) ((karg){(bytes), NULL})
+
+/* Sets the arguments and enqueues kernel over gws (rounded up to a multiple of lws; kernels
+   bounds-check). lws may be NULL to let the driver choose. */
+clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
+                     cl_uint dims, const size_t *gws, const size_t *lws);
+#define CTX_RUN(ctx, kernel, dims, gws, lws, ...)                                                  \
+    ctx_run((ctx), (kernel), (const karg[]){__VA_ARGS__},                                          \
+            (int)(sizeof((const karg[]){__VA_ARGS__}) / sizeof(karg)), (dims), (gws), (lws))
+
+/* Device buffers, checked against CL_DEVICE_MAX_MEM_ALLOC_SIZE before allocating. host may be
+   NULL; otherwise bytes are copied from it. */
+clseg_status ctx_buffer(clseg_context *ctx, size_t bytes, const void *host, cl_mem *out);
+clseg_status ctx_write(clseg_context *ctx, cl_mem mem, size_t offset, size_t bytes,
+                       const void *host);
+clseg_status ctx_read(clseg_context *ctx, cl_mem mem, size_t offset, size_t bytes, void *host);
+clseg_status ctx_fill_zero(clseg_context *ctx, cl_mem mem, size_t bytes);
+clseg_status ctx_finish(clseg_context *ctx);
+
+/* Device selection without creating a context (used by the CLI's error messages too). */
+clseg_status device_select(const clseg_device_info *devs, size_t n, const char *selector,
+                           size_t *index, char *err, size_t errlen);
+
+#endif
