@@ -86,7 +86,7 @@ typedef struct clseg_context clseg_context;
 typedef struct clseg_context_options {
     const char *device;      /* selector: "P:D", or a substring of platform/device name; NULL =
                                 $CLSEG_DEVICE, else first GPU, else first device */
-    const char *kernel_dir;  /* load kernels/*.cl from here (NULL = $CLSEG_KERNEL_DIR or the
+    const char *kernel_dir;  /* load kernels/NAME.cl from here (NULL = $CLSEG_KERNEL_DIR or the
                                 sources embedded at build time) */
     const char *cache_dir;   /* program binary cache (NULL = $CLSEG_CACHE_DIR, else
                                 $XDG_CACHE_HOME/clseg, else ~/.cache/clseg) */

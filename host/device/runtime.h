@@ -78,4 +78,8 @@ clseg_status ctx_finish(clseg_context *ctx);
 clseg_status device_select(const clseg_device_info *devs, size_t n, const char *selector,
                            size_t *index, char *err, size_t errlen);
 
+/* The OpenCL ids of the device listed as platform_index:device_index. */
+clseg_status device_ids(int platform_index, int device_index, cl_platform_id *p,
+                        cl_device_id *d);
+
 #endif

@@ -1,0 +1,223 @@
+/* context.c - clseg_context life cycle, error text, buffers and kernel launches. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+#include "runtime.h"
+
+const char *cl_error_name(cl_int err) {
+    switch (err) {
+#define E(x)                                                                                       \
+    case x: return #x;
+        E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE)
+        E(CL_COMPILER_NOT_AVAILABLE) E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES)
+        E(CL_OUT_OF_HOST_MEMORY) E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP)
+        E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE) E(CL_INVALID_VALUE)
+        E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE)
+        E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE)
+        E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY)
+        E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM) E(CL_INVALID_PROGRAM_EXECUTABLE)
+        E(CL_INVALID_KERNEL_NAME) E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL)
+        E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE)
+        E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+        E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST)
+        E(CL_INVALID_EVENT) E(CL_INVALID_OPERATION) E(CL_INVALID_BUFFER_SIZE)
+        E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+        E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINK_PROGRAM_FAILURE)
+#undef E
+    default: return "unknown OpenCL error";
+    }
+}
+
+clseg_status ctx_fail(clseg_context *ctx, clseg_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    clseg_vfail(ctx->error, sizeof ctx->error, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+clseg_status ctx_cl_fail(clseg_context *ctx, cl_int err, const char *what) {
+    clseg_status st = (err == CL_OUT_OF_HOST_MEMORY) ? CLSEG_ERR_OUT_OF_MEMORY : CLSEG_ERR_OPENCL;
+    return ctx_fail(ctx, st, "%s: %s (%d) on %s", what, cl_error_name(err), (int)err,
+                    ctx->info.name);
+}
+
+static char *env_or(const char *value, const char *env) {
+    if (value && *value) return clseg_strdup(value);
+    const char *e = getenv(env);
+    return (e && *e) ? clseg_strdup(e) : NULL;
+}
+
+static char *default_cache_dir(void) {
+    char buf[4096];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(buf, sizeof buf, "%s/clseg", xdg);
+    else if (home && *home)
+        snprintf(buf, sizeof buf, "%s/.cache/clseg", home);
+    else
+        return NULL;
+    return clseg_strdup(buf);
+}
+
+clseg_status clseg_context_create(clseg_context **out, const clseg_context_options *opts,
+                                  char *errbuf, size_t errlen) {
+    clseg_context_options none = {0};
+    if (!out) return clseg_fail(errbuf, errlen, CLSEG_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    if (!opts) opts = &none;
+
+    clseg_device_info *devs = NULL;
+    size_t n = 0, pick = 0;
+    clseg_status st = clseg_devices_list(&devs, &n);
+    if (st != CLSEG_OK)
+        return clseg_fail(errbuf, errlen, st, "cannot enumerate OpenCL devices: %s",
+                          clseg_status_str(st));
+    const char *sel = opts->device;
+    if (!sel || !*sel) sel = getenv("CLSEG_DEVICE");
+    st = device_select(devs, n, sel, &pick, errbuf, errlen);
+    if (st != CLSEG_OK) {
+        free(devs);
+        return st;
+    }
+    clseg_context *ctx = clseg_calloc(1, sizeof *ctx);
+    if (!ctx) {
+        free(devs);
+        return clseg_fail(errbuf, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    ctx->info = devs[pick];
+    free(devs);
+
+    st = device_ids(ctx->info.platform_index, ctx->info.device_index, &ctx->platform,
+                    &ctx->device);
+    cl_int e = CL_SUCCESS;
+    if (st == CLSEG_OK) {
+        cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform,
+                                         0};
+        ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &e);
+        if (e != CL_SUCCESS) st = ctx_cl_fail(ctx, e, "clCreateContext");
+    } else {
+        ctx_fail(ctx, st, "device %d:%d disappeared", ctx->info.platform_index,
+                 ctx->info.device_index);
+    }
+    if (st == CLSEG_OK) {
+        ctx->profiling = opts->enable_profiling != 0;
+        cl_command_queue_properties qp = ctx->profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
+        ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, qp, &e);
+        if (e != CL_SUCCESS) st = ctx_cl_fail(ctx, e, "clCreateCommandQueue");
+    }
+    if (st == CLSEG_OK) {
+        ctx->kernel_dir = env_or(opts->kernel_dir, "CLSEG_KERNEL_DIR");
+        const char *nc = getenv("CLSEG_NO_CACHE");
+        int no_cache = opts->disable_cache || (nc && *nc && strcmp(nc, "0") != 0);
+        if (!no_cache) {
+            ctx->cache_dir = env_or(opts->cache_dir, "CLSEG_CACHE_DIR");
+            if (!ctx->cache_dir) ctx->cache_dir = default_cache_dir();
+        }
+    }
+    if (st != CLSEG_OK) {
+        if (errbuf) snprintf(errbuf, errlen, "%s", ctx->error);
+        clseg_context_free(ctx);
+        return st;
+    }
+    *out = ctx;
+    return CLSEG_OK;
+}
+
+void clseg_context_free(clseg_context *ctx) {
+    if (!ctx) return;
+    programs_release(ctx);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl) clReleaseContext(ctx->cl);
+    free(ctx->kernel_dir);
+    free(ctx->cache_dir);
+    free(ctx->build_log);
+    free(ctx);
+}
+
+const clseg_device_info *clseg_context_device(const clseg_context *ctx) {
+    return ctx ? &ctx->info : NULL;
+}
+
+const char *clseg_context_error(const clseg_context *ctx) {
+    return ctx ? ctx->error : "";
+}
+
+const char *clseg_context_build_log(const clseg_context *ctx) {
+    return (ctx && ctx->build_log) ? ctx->build_log : "";
+}
+
+void clseg_context_startup_stats(const clseg_context *ctx, clseg_startup_stats *out) {
+    if (ctx && out) *out = ctx->stats;
+}
+
+clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
+                     cl_uint dims, const size_t *gws, const size_t *lws) {
+    for (int i = 0; i < n_args; i++) {
+        cl_int e = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].ptr);
+        if (e != CL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof what, "clSetKernelArg(%d)", i);
+            return ctx_cl_fail(ctx, e, what);
+        }
+    }
+    size_t g[3] = {1, 1, 1};
+    for (cl_uint d = 0; d < dims; d++) {
+        g[d] = gws[d] ? gws[d] : 1;
+        if (lws) g[d] = (g[d] + lws[d] - 1) / lws[d] * lws[d];
+    }
+    cl_event ev = NULL;
+    cl_int e = clEnqueueNDRangeKernel(ctx->queue, kernel, dims, NULL, g, lws, 0, NULL,
+                                      ctx->on_launch ? &ev : NULL);
+    if (e != CL_SUCCESS) return ctx_cl_fail(ctx, e, "clEnqueueNDRangeKernel");
+    if (ev) {
+        char name[128] = "";
+        clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        name[sizeof name - 1] = 0;
+        ctx->on_launch(ctx->on_launch_user, name, ev);
+        clReleaseEvent(ev);
+    }
+    return CLSEG_OK;
+}
+
+clseg_status ctx_buffer(clseg_context *ctx, size_t bytes, const void *host, cl_mem *out) {
+    *out = NULL;
+    if (bytes == 0) bytes = 4;
+    if ((uint64_t)bytes > ctx->info.max_alloc_bytes || (uint64_t)bytes > ctx->info.global_mem_bytes)
+        return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE,
+                        "a %.1f MiB buffer exceeds the device's limit (max allocation %.1f MiB) "
+                        "on %s",
+                        bytes / 1048576.0, ctx->info.max_alloc_bytes / 1048576.0, ctx->info.name);
+    cl_int e;
+    cl_mem_flags flags = CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0);
+    cl_mem m = clCreateBuffer(ctx->cl, flags, bytes, (void *)host, &e);
+    if (e != CL_SUCCESS) return ctx_cl_fail(ctx, e, "clCreateBuffer");
+    *out = m;
+    return CLSEG_OK;
+}
+
+clseg_status ctx_write(clseg_context *ctx, cl_mem mem, size_t offset, size_t bytes,
+                       const void *host) {
+    cl_int e = clEnqueueWriteBuffer(ctx->queue, mem, CL_TRUE, offset, bytes, host, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(ctx, e, "clEnqueueWriteBuffer");
+}
+
+clseg_status ctx_read(clseg_context *ctx, cl_mem mem, size_t offset, size_t bytes, void *host) {
+    cl_int e = clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, offset, bytes, host, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(ctx, e, "clEnqueueReadBuffer");
+}
+
+clseg_status ctx_fill_zero(clseg_context *ctx, cl_mem mem, size_t bytes) {
+    const cl_float zero = 0;
+    cl_int e =
+        clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(ctx, e, "clEnqueueFillBuffer");
+}
+
+clseg_status ctx_finish(clseg_context *ctx) {
+    cl_int e = clFinish(ctx->queue);
+    return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(ctx, e, "clFinish");
+}

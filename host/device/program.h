@@ -1,0 +1,19 @@
+/* program.h - kernel program store of a context: sources, compilation and the binary cache. */
+#ifndef CLSEG_PROGRAM_H
+#define CLSEG_PROGRAM_H
+
+#include "runtime.h"
+
+/* Releases every program and kernel of the context. */
+void programs_release(clseg_context *ctx);
+
+/* Source text of kernels/<name>.cl: from ctx->kernel_dir when set, else embedded at build time.
+   *owned is set when the caller must free *source. */
+clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
+                            char **owned);
+
+/* Names of the embedded kernel programs (for listings and tests). */
+size_t program_embedded_count(void);
+const char *program_embedded_name(size_t i);
+
+#endif
