@@ -142,6 +142,15 @@ typedef struct clseg_net clseg_net;
 clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_model *model);
 void clseg_net_free(clseg_net *net);
 
+/* Allocates the activations and compiles the kernels for inputs of n x height x width, so the
+   first forward does not pay for it (otherwise it happens on first use, and again whenever the
+   input size changes). Fails with CLSEG_ERR_TOO_LARGE, before allocating anything, when the
+   activations would not fit the device. */
+clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width);
+
+/* Bytes of device memory the net holds now (weights + activations). */
+uint64_t clseg_net_device_bytes(const clseg_net *net);
+
 /* Segments one interleaved 8-bit RGB image (row-major, stride = 3*width bytes). labels receives
    width*height class indices. Normalisation is the model's. Errors are described by
    clseg_context_error() of the net's context. */

@@ -1,0 +1,30 @@
+/* cli.h - shared pieces of the clseg command: subcommand entry points and option helpers. */
+#ifndef CLSEG_CLI_H
+#define CLSEG_CLI_H
+
+#include <stdio.h>
+
+#include "clseg.h"
+
+/* Exit codes of the command. */
+enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
+
+int cmd_devices(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
+
+/* Prints "clseg: <message>" on stderr; returns EXIT_FAILURE_RUN for `return cli_error(...)`. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "clseg <cmd>: <message>" and a hint to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict integer parsing: the whole string, within [lo, hi]. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+
+/* A context on --device (or $CLSEG_DEVICE / default); prints the error itself. */
+int cli_open_context(const char *device, int profiling, clseg_context **out);
+
+/* Removes a directory and the plain files in it (best effort). */
+void cli_remove_dir(const char *dir);
+
+#endif

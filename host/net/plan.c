@@ -1,0 +1,66 @@
+/* plan.c - resolves a spec's layers into op calls for one input shape. */
+#include <string.h>
+
+#include "plan.h"
+
+clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *steps, char *err,
+                      size_t errlen) {
+    shape4 shapes[SPEC_MAX_LAYERS];
+    int channels[SPEC_MAX_LAYERS];
+    clseg_status st = spec_channels(spec, classes, channels, err, errlen);
+    if (st == CLSEG_OK) st = spec_shapes(spec, classes, in, shapes, err, errlen);
+    if (st != CLSEG_OK) return st;
+    for (int i = 0; i < spec->n_layers; i++) {
+        const spec_layer *L = &spec->layers[i];
+        layer_step *s = &steps[i];
+        memset(s, 0, sizeof *s);
+        s->n_in = L->n_inputs;
+        memcpy(s->in, L->inputs, sizeof s->in);
+        s->out = shapes[i];
+        s->pool_layer = -1;
+        shape4 x = L->inputs[0] == SPEC_INPUT ? in : shapes[L->inputs[0]];
+        switch (L->type) {
+        case LAYER_CONV:
+            s->op = OP_CONV2D;
+            s->p.conv = (conv2d_params){x.c, shapes[i].c, L->size, L->stride, L->pad,
+                                        L->act == ACT_RELU};
+            break;
+        case LAYER_DECONV: {
+            s->op = OP_DECONV2D;
+            deconv2d_params d = {x.c, shapes[i].c, L->size, L->stride, L->pad, 0, 0,
+                                 L->act == ACT_RELU};
+            d.out_pad_h = deconv2d_out_pad_for(x.h, L->size, L->stride, L->pad, shapes[i].h);
+            d.out_pad_w = deconv2d_out_pad_for(x.w, L->size, L->stride, L->pad, shapes[i].w);
+            if (d.out_pad_h < 0 || d.out_pad_w < 0)
+                return clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "layer %s: bad output size",
+                                  L->name);
+            s->p.deconv = d;
+            break;
+        }
+        case LAYER_MAXPOOL:
+        case LAYER_AVGPOOL:
+            s->op = L->type == LAYER_MAXPOOL ? OP_MAXPOOL : OP_AVGPOOL;
+            s->p.pool = (pool_params){L->size, L->stride, L->ceil_mode};
+            break;
+        case LAYER_UPSAMPLE:
+            s->op = OP_UPSAMPLE;
+            s->p.up = (upsample_params){L->factor,
+                                        L->bilinear ? UPSAMPLE_BILINEAR : UPSAMPLE_NEAREST};
+            break;
+        case LAYER_UNPOOL:
+            s->op = OP_MAXUNPOOL;
+            s->pool_layer = L->pool_layer;
+            s->p.unpool = (unpool_params){shapes[i].h, shapes[i].w};
+            steps[L->pool_layer].wants_indices = 1;
+            break;
+        case LAYER_CONCAT: s->op = OP_CONCAT; break;
+        case LAYER_ADD:
+            s->op = OP_ADD;
+            s->p.add = (add_params){L->act == ACT_RELU};
+            break;
+        default:
+            return clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "layer %s: unknown type", L->name);
+        }
+    }
+    return CLSEG_OK;
+}

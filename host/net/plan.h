@@ -1,0 +1,30 @@
+/* plan.h - a network spec resolved for one input shape: per layer the op, its parameters, its
+   inputs and its output shape. Shared by the device executor and the C reference forward. */
+#ifndef CLSEG_PLAN_H
+#define CLSEG_PLAN_H
+
+#include "../core/op_params.h"
+#include "spec.h"
+
+typedef struct layer_step {
+    op_kind op;
+    union {
+        conv2d_params conv;
+        deconv2d_params deconv;
+        pool_params pool;
+        upsample_params up;
+        unpool_params unpool;
+        add_params add;
+    } p;
+    int in[SPEC_MAX_INPUTS]; /* layer indices, SPEC_INPUT = the network input */
+    int n_in;
+    int pool_layer;      /* unpool: the maxpool whose indices it reads */
+    int wants_indices;   /* maxpool: some unpool reads its indices */
+    shape4 out;
+} layer_step;
+
+/* Fills steps[0 .. spec->n_layers) for input shape `in`. */
+clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *steps, char *err,
+                      size_t errlen);
+
+#endif
