@@ -153,6 +153,14 @@ static void mkdir_p(const char *dir) {
 
 /* Best effort: a cache that cannot be written only costs start-up time next run. */
 static void cache_store(const clseg_context *ctx, const char *key, cl_program program) {
+    /* Some drivers (Mali) finish compiling only at kernel creation: create them all first. */
+    cl_uint nk = 0;
+    if (clCreateKernelsInProgram(program, 0, NULL, &nk) == CL_SUCCESS && nk > 0) {
+        cl_kernel *ks = clseg_calloc(nk, sizeof *ks);
+        if (ks && clCreateKernelsInProgram(program, nk, ks, NULL) == CL_SUCCESS)
+            for (cl_uint i = 0; i < nk; i++) clReleaseKernel(ks[i]);
+        free(ks);
+    }
     size_t blen = 0;
     if (clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof blen, &blen, NULL) !=
             CL_SUCCESS ||
@@ -226,9 +234,9 @@ static int build_from_binary(clseg_context *ctx, const uint8_t *bin, size_t len,
     return 1;
 }
 
-static clseg_status program_get(clseg_context *ctx, const char *name, const char *defines,
-                                program_entry **out, char **key_out) {
-    *key_out = NULL;
+clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defines,
+                         program_entry **out) {
+    if (!defines) defines = "";
     for (size_t i = 0; i < ctx->n_programs; i++)
         if (strcmp(ctx->programs[i].name, name) == 0 &&
             strcmp(ctx->programs[i].defines, defines) == 0) {
@@ -295,8 +303,9 @@ static clseg_status program_get(clseg_context *ctx, const char *name, const char
         return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     }
     ctx->n_programs++;
+    if (key) cache_store(ctx, key, program);
+    free(key);
     *out = p;
-    *key_out = key;
     return CLSEG_OK;
 }
 
@@ -304,25 +313,21 @@ clseg_status ctx_kernel(clseg_context *ctx, const char *program, const char *def
                         const char *kernel, cl_kernel *out) {
     if (!defines) defines = "";
     program_entry *p = NULL;
-    char *pending_key = NULL;
-    clseg_status st = program_get(ctx, program, defines, &p, &pending_key);
+    clseg_status st = ctx_program(ctx, program, defines, &p);
     if (st != CLSEG_OK) return st;
     for (size_t i = 0; i < p->n_kernels; i++)
         if (strcmp(p->kernels[i].name, kernel) == 0) {
             *out = p->kernels[i].kernel;
-            free(pending_key);
             return CLSEG_OK;
         }
     kernel_entry *grown = clseg_realloc(p->kernels, (p->n_kernels + 1) * sizeof *grown);
     if (!grown) {
-        free(pending_key);
         return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     }
     p->kernels = grown;
     cl_int e;
     cl_kernel k = clCreateKernel(p->program, kernel, &e);
     if (e != CL_SUCCESS) {
-        free(pending_key);
         char what[160];
         snprintf(what, sizeof what, "clCreateKernel(%s.%s)", program, kernel);
         return ctx_cl_fail(ctx, e, what);
@@ -330,15 +335,9 @@ clseg_status ctx_kernel(clseg_context *ctx, const char *program, const char *def
     char *kname = clseg_strdup(kernel);
     if (!kname) {
         clReleaseKernel(k);
-        free(pending_key);
         return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     }
     p->kernels[p->n_kernels++] = (kernel_entry){kname, k};
-    /* Stored after the first clCreateKernel: some drivers (Mali) finish compiling only there. */
-    if (pending_key) {
-        cache_store(ctx, pending_key, p->program);
-        free(pending_key);
-    }
     *out = k;
     return CLSEG_OK;
 }

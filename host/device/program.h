@@ -7,6 +7,10 @@
 /* Releases every program and kernel of the context. */
 void programs_release(clseg_context *ctx);
 
+/* The program kernels/<name>.cl built with `defines` (compiled, or loaded from the cache). */
+clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defines,
+                         program_entry **out);
+
 /* Source text of kernels/<name>.cl: from ctx->kernel_dir when set, else embedded at build time.
    *owned is set when the caller must free *source. */
 clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
