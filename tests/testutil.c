@@ -92,7 +92,7 @@ static const uint32_t guard_word = 0x7fc0dead; /* a NaN no kernel produces */
 
 int tu_guarded_create(clseg_context *ctx, size_t count, const void *init, tu_guarded *g) {
     memset(g, 0, sizeof *g);
-    size_t bytes = count * 4 ? count * 4 : 4;
+    size_t bytes = count ? count * 4 : 4;
     size_t total = bytes + 2 * GUARD_BYTES;
     uint32_t *host = malloc(total);
     for (size_t i = 0; i < total / 4; i++) host[i] = guard_word;
@@ -108,7 +108,7 @@ int tu_guarded_create(clseg_context *ctx, size_t count, const void *init, tu_gua
 }
 
 int tu_guarded_read(clseg_context *ctx, tu_guarded *g, void *out) {
-    size_t bytes = g->count * 4 ? g->count * 4 : 4;
+    size_t bytes = g->count ? g->count * 4 : 4;
     size_t total = bytes + 2 * GUARD_BYTES;
     uint32_t *host = malloc(total);
     if (clEnqueueReadBuffer(ctx->queue, g->parent, CL_TRUE, 0, total, host, 0, NULL, NULL) !=

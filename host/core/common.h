@@ -36,7 +36,7 @@ clseg_status clseg_fail(char *buf, size_t len, clseg_status status, const char *
 clseg_status clseg_vfail(char *buf, size_t len, clseg_status status, const char *fmt,
                          va_list ap);
 
-/* Host allocation through one place, so tests can inject failures (see clseg_alloc_hook). */
+/* Host allocation goes through one place, so fault injection can hook it. */
 void *clseg_malloc(size_t size);
 void *clseg_calloc(size_t count, size_t size);
 void *clseg_realloc(void *ptr, size_t size);
