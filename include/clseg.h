@@ -50,6 +50,7 @@ typedef struct clseg_device_info {
     int device_index;
     char platform_name[128];
     char platform_version[128];
+    char platform_vendor[128];
     char name[256];
     char vendor[128];
     char driver_version[128];
@@ -84,7 +85,7 @@ void clseg_free(void *ptr);
 typedef struct clseg_context clseg_context;
 
 typedef struct clseg_context_options {
-    const char *device;      /* selector: "P:D", or a substring of platform/device name; NULL =
+    const char *device;      /* selector: "P:D", or a substring of platform name/vendor or device name; NULL =
                                 $CLSEG_DEVICE, else first GPU, else first device */
     const char *kernel_dir;  /* load kernels/NAME.cl from here (NULL = $CLSEG_KERNEL_DIR or the
                                 sources embedded at build time) */

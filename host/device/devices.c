@@ -39,6 +39,9 @@ static void fill_info(cl_platform_id plat, cl_device_id d, int pi, int di, clseg
     clGetPlatformInfo(plat, CL_PLATFORM_NAME, sizeof o->platform_name, o->platform_name, NULL);
     clGetPlatformInfo(plat, CL_PLATFORM_VERSION, sizeof o->platform_version, o->platform_version,
                       NULL);
+    clGetPlatformInfo(plat, CL_PLATFORM_VENDOR, sizeof o->platform_vendor, o->platform_vendor,
+                      NULL);
+    o->platform_vendor[sizeof o->platform_vendor - 1] = 0;
     o->platform_name[sizeof o->platform_name - 1] = 0;
     o->platform_version[sizeof o->platform_version - 1] = 0;
     query_str(d, CL_DEVICE_NAME, o->name, sizeof o->name);
@@ -186,6 +189,7 @@ clseg_status device_select(const clseg_device_info *devs, size_t n, const char *
     } else {
         for (size_t i = 0; i < n; i++)
             if (contains_nocase(devs[i].platform_name, selector) ||
+                contains_nocase(devs[i].platform_vendor, selector) ||
                 contains_nocase(devs[i].name, selector)) {
                 *index = i;
                 return CLSEG_OK;

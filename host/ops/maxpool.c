@@ -1,9 +1,42 @@
-/* maxpool.c - SCAFFOLD: replaced by the real OpenCL variant(s) of maxpool. */
-#include "ops.h"
+/* maxpool.c - max pooling, one work-item per output element, optionally writing indices. */
+#include "launch_helpers.h"
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
-    (void)call;
-    return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "maxpool not implemented yet");
+/* The indices (needed by SegNet unpooling) come from a second kernel entry of the same program,
+   so asking for them costs no extra compile. */
+static const char *kernel_for(const op_call *call) {
+    return call->out[1].mem ? "maxpool2d_indices" : "maxpool2d";
 }
 
-const op_variant maxpool_direct = {"direct", OP_MAXPOOL, NULL, NULL, run};
+static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+    cl_kernel kernel;
+    return ctx_kernel(ctx, "pool", NULL, kernel_for(call), &kernel);
+}
+
+static clseg_status run(clseg_context *ctx, const op_call *call) {
+    const pool_params *p = &call->p.pool;
+    shape4 xs = call->in[0].s, ys;
+    if (!pool_out_shape(xs, p, &ys))
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "maxpool: no output for k=%d stride=%d",
+                        p->k, p->stride);
+    clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, ys);
+    if (st == CLSEG_OK && call->out[1].mem)
+        st = launch_check_shape(ctx, call->kind, call->out[1].s, ys);
+    if (st != CLSEG_OK) return st;
+    if (!launch_fits_int(xs))
+        return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "maxpool: tensor too large");
+    cl_kernel kernel;
+    st = ctx_kernel(ctx, "pool", NULL, kernel_for(call), &kernel);
+    if (st != CLSEG_OK) return st;
+    size_t gws[3] = {(size_t)ys.w, (size_t)ys.h, (size_t)ys.n * (size_t)ys.c}, lws[3];
+    launch_local_size(&ctx->info, gws, lws);
+    if (call->out[1].mem)
+        return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem),
+                       KARG_MEM(call->out[0].mem), KARG_MEM(call->out[1].mem), KARG_INT(xs.h),
+                       KARG_INT(xs.w), KARG_INT(ys.h), KARG_INT(ys.w), KARG_INT(ys.n * ys.c),
+                       KARG_INT(p->k), KARG_INT(p->stride));
+    return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->out[0].mem),
+                   KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.h), KARG_INT(ys.w),
+                   KARG_INT(ys.n * ys.c), KARG_INT(p->k), KARG_INT(p->stride));
+}
+
+const op_variant maxpool_direct = {"direct", OP_MAXPOOL, NULL, prepare, run};

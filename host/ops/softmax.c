@@ -1,9 +1,26 @@
-/* softmax.c - SCAFFOLD: replaced by the real OpenCL variant(s) of softmax. */
-#include "ops.h"
+/* softmax.c - softmax over channels, one work-item per pixel looping over the channels. */
+#include "launch_helpers.h"
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call) {
     (void)call;
-    return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "softmax not implemented yet");
+    cl_kernel kernel;
+    return ctx_kernel(ctx, "elementwise", NULL, "softmax_channels", &kernel);
 }
 
-const op_variant softmax_direct = {"direct", OP_SOFTMAX, NULL, NULL, run};
+static clseg_status run(clseg_context *ctx, const op_call *call) {
+    shape4 xs = call->in[0].s;
+    clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, xs);
+    if (st != CLSEG_OK) return st;
+    if (xs.c < 1) return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "softmax: no channels");
+    if (!launch_fits_int(xs))
+        return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "softmax: tensor too large");
+    cl_kernel kernel;
+    st = ctx_kernel(ctx, "elementwise", NULL, "softmax_channels", &kernel);
+    if (st != CLSEG_OK) return st;
+    size_t gws[3] = {shape4_plane(xs), (size_t)xs.n, 1}, lws[3];
+    launch_local_size(&ctx->info, gws, lws);
+    return CTX_RUN(ctx, kernel, 2, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->out[0].mem),
+                   KARG_INT(xs.c), KARG_INT(xs.h * xs.w), KARG_INT(xs.n));
+}
+
+const op_variant softmax_direct = {"direct", OP_SOFTMAX, NULL, prepare, run};

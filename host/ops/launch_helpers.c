@@ -1,0 +1,41 @@
+/* launch_helpers.c - work-group sizing for the one-work-item-per-element ops. */
+#include "launch_helpers.h"
+
+#include <limits.h>
+
+/* Small enough for every OpenCL device (the minimum CL_DEVICE_MAX_WORK_GROUP_SIZE is 1, but
+   real devices give at least 64), large enough to fill a SIMD unit. */
+#define LAUNCH_GROUP_ITEMS 64
+
+static size_t pow2_at_least(size_t n, size_t cap) {
+    size_t p = 1;
+    while (p < n && p * 2 <= cap) p *= 2;
+    return p;
+}
+
+void launch_local_size(const clseg_device_info *dev, const size_t gws[3], size_t lws[3]) {
+    size_t budget = LAUNCH_GROUP_ITEMS;
+    if (dev->max_work_group_size && dev->max_work_group_size < budget)
+        budget = dev->max_work_group_size;
+    for (int d = 0; d < 3; d++) {
+        size_t cap = budget;
+        if (dev->max_work_item_sizes[d] && dev->max_work_item_sizes[d] < cap)
+            cap = dev->max_work_item_sizes[d];
+        /* Whatever x leaves over goes to y; z (planes or batch) stays 1 unless x and y are
+           tiny, so that a work-group stays within one or a few rows of memory. */
+        lws[d] = pow2_at_least(gws[d] ? gws[d] : 1, cap);
+        budget /= lws[d];
+        if (budget < 1) budget = 1;
+    }
+}
+
+int launch_fits_int(shape4 s) {
+    return s.n >= 0 && s.c >= 0 && s.h >= 0 && s.w >= 0 && shape4_count(s) <= (size_t)INT_MAX;
+}
+
+clseg_status launch_check_shape(clseg_context *ctx, op_kind kind, shape4 got, shape4 want) {
+    if (got.n == want.n && got.c == want.c && got.h == want.h && got.w == want.w) return CLSEG_OK;
+    return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                    "%s: a tensor is %dx%dx%dx%d where %dx%dx%dx%d is needed", op_kind_name(kind),
+                    got.n, got.c, got.h, got.w, want.n, want.c, want.h, want.w);
+}
