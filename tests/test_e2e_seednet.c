@@ -13,8 +13,8 @@
 /* Tolerance: the max abs logit error over the max abs reference logit (a normalised L-inf
    error). 41 GFLOP of float32 accumulation in different orders (and mad contraction) stays far
    below 1e-3 of the logit range. */
-#define LOGIT_TOL     1e-3
-#define LABEL_AGREE   0.999
+#define LOGIT_TOL   1e-3
+#define LABEL_AGREE 0.999
 
 static double label_agreement(const int32_t *a, const int32_t *b, size_t n) {
     size_t same = 0;
@@ -35,8 +35,8 @@ int main(void) {
     char err[1024];
     uint8_t *spec;
     size_t spec_len;
-    CHECK_OK(clseg_read_file(CLSEG_SOURCE_DIR "/models/seednet.cfg", 1 << 20, &spec, &spec_len,
-                             err, sizeof err));
+    CHECK_OK(clseg_read_file(CLSEG_SOURCE_DIR "/models/seednet.cfg", 1 << 20, &spec, &spec_len, err,
+                             sizeof err));
     clseg_model *m = NULL;
     CHECK_OK(model_init((const char *)spec, 12, 1, NULL, NULL, &m, err, sizeof err));
     free(spec);

@@ -1,7 +1,7 @@
 /* test_png.c - PNG decoding of every colour type and depth, malformed files, atomic saving,
    colour maps and the overlay legend on images from 1x1 up. */
-#include <dirent.h>
 /* ctest-label: host */
+#include <dirent.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>

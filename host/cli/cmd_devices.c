@@ -12,10 +12,14 @@
 
 static const char *type_name(clseg_device_type t) {
     switch (t) {
-    case CLSEG_DEVICE_CPU: return "CPU";
-    case CLSEG_DEVICE_GPU: return "GPU";
-    case CLSEG_DEVICE_ACCELERATOR: return "accelerator";
-    default: return "other";
+    case CLSEG_DEVICE_CPU:
+        return "CPU";
+    case CLSEG_DEVICE_GPU:
+        return "GPU";
+    case CLSEG_DEVICE_ACCELERATOR:
+        return "accelerator";
+    default:
+        return "other";
     }
 }
 
@@ -44,8 +48,10 @@ static startup_times measure_startup(const clseg_device_info *d) {
             if (ctx_program(ctx, program_embedded_name(i), "", &p) != CLSEG_OK) t.ok = 0;
         }
         double ms = clseg_now_ms() - t0;
-        if (pass == 0) t.cold_ms = ms;
-        else t.warm_ms = ms;
+        if (pass == 0)
+            t.cold_ms = ms;
+        else
+            t.warm_ms = ms;
         t.programs = (int)program_embedded_count();
         clseg_context_free(ctx);
     }
@@ -56,9 +62,12 @@ static startup_times measure_startup(const clseg_device_info *d) {
 static void json_str(const char *key, const char *v, int last) {
     printf("    \"%s\": \"", key);
     for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
     }
     printf("\"%s\n", last ? "" : ",");
 }
@@ -145,8 +154,10 @@ int cmd_devices(int argc, char **argv) {
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else if (c == 'v') verbose = 1;
+        if (c == 'j')
+            json = 1;
+        else if (c == 'v')
+            verbose = 1;
         else if (c == 'h') {
             help();
             return EXIT_OK;
@@ -158,15 +169,18 @@ int cmd_devices(int argc, char **argv) {
     size_t n;
     clseg_status st = clseg_devices_list(&devs, &n);
     if (st != CLSEG_OK) return cli_error("cannot list OpenCL devices: %s", clseg_status_str(st));
-    if (json) printf("[\n");
+    if (json)
+        printf("[\n");
     else if (n == 0)
         printf("no OpenCL devices (install an ICD, e.g. pocl-opencl-icd; rusticl needs "
                "RUSTICL_ENABLE=llvmpipe)\n");
     for (size_t i = 0; i < n; i++) {
         startup_times t;
         if (verbose) t = measure_startup(&devs[i]);
-        if (json) print_json(&devs[i], verbose ? &t : NULL, i + 1 == n);
-        else print_text(&devs[i], verbose ? &t : NULL);
+        if (json)
+            print_json(&devs[i], verbose ? &t : NULL, i + 1 == n);
+        else
+            print_text(&devs[i], verbose ? &t : NULL);
         fflush(stdout);
     }
     if (json) printf("]\n");

@@ -23,18 +23,20 @@ int cmd_init(int argc, char **argv) {
     const char *spec_path = NULL, *out = NULL;
     long classes = 0, seed = 1;
     int c;
-    static const struct option opts[] = {{"spec", required_argument, 0, 's'},
-                                         {"classes", required_argument, 0, 'k'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"seed", required_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"spec", required_argument, 0, 's'}, {"classes", required_argument, 0, 'k'},
+        {"out", required_argument, 0, 'o'},  {"seed", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "s:k:o:r:h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': spec_path = optarg; break;
-        case 'o': out = optarg; break;
+        case 's':
+            spec_path = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case 'k':
             if (!cli_parse_int(optarg, 1, 255, &classes))
                 return cli_usage_error("init", "--classes must be an integer in 1..255, not '%s'",
@@ -45,9 +47,13 @@ int cmd_init(int argc, char **argv) {
                 return cli_usage_error("init", "--seed must be a non-negative integer, not '%s'",
                                        optarg);
             break;
-        case 'h': help(); return EXIT_OK;
-        case ':': return cli_usage_error("init", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("init", "unknown option '%s'", argv[optind - 1]);
+        case 'h':
+            help();
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error("init", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("init", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return cli_usage_error("init", "unexpected argument '%s'", argv[optind]);
@@ -61,8 +67,8 @@ int cmd_init(int argc, char **argv) {
     if (clseg_read_file(spec_path, (size_t)1 << 20, &text, &size, err, sizeof err) != CLSEG_OK)
         return cli_error("%s", err);
     clseg_model *m = NULL;
-    clseg_status st =
-        model_init((const char *)text, (int)classes, (uint64_t)seed, NULL, NULL, &m, err, sizeof err);
+    clseg_status st = model_init((const char *)text, (int)classes, (uint64_t)seed, NULL, NULL, &m,
+                                 err, sizeof err);
     free(text);
     if (st != CLSEG_OK) return cli_error("%s: %s", spec_path, err);
     st = model_save(m, out, err, sizeof err);

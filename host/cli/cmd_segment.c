@@ -44,8 +44,8 @@ typedef struct outputs {
     const char *seg, *overlay, *labels;
 } outputs;
 
-static int segment_one(clseg_net *net, clseg_context *ctx, const clseg_model *model,
-                       const char *in, const outputs *o, int timing) {
+static int segment_one(clseg_net *net, clseg_context *ctx, const clseg_model *model, const char *in,
+                       const outputs *o, int timing) {
     char err[1024];
     image_rgb img = {0};
     if (image_load_png(in, 0, &img, err, sizeof err) != CLSEG_OK) return cli_error("%s", err);
@@ -78,8 +78,8 @@ static int segment_one(clseg_net *net, clseg_context *ctx, const clseg_model *mo
         rc = cli_error("%s", err);
         goto done;
     }
-    if (o->labels &&
-        image_save_png_gray(o->labels, labels, img.width, img.height, err, sizeof err) != CLSEG_OK) {
+    if (o->labels && image_save_png_gray(o->labels, labels, img.width, img.height, err,
+                                         sizeof err) != CLSEG_OK) {
         rc = cli_error("%s", err);
         goto done;
     }
@@ -124,18 +124,40 @@ int cmd_segment(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:d:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'd': device = optarg; break;
-        case 'o': single.seg = optarg; break;
-        case OPT_OVERLAY: single.overlay = optarg; break;
-        case OPT_LABELS: single.labels = optarg; break;
-        case OPT_OUTDIR: out_dir = optarg; break;
-        case OPT_WITH_OV: with_overlay = 1; break;
-        case OPT_WITH_LAB: with_labels = 1; break;
-        case OPT_TIMING: timing = 1; break;
-        case 'h': help(); return EXIT_OK;
-        case ':': return cli_usage_error("segment", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("segment", "unknown option '%s'", argv[optind - 1]);
+        case 'm':
+            model_path = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'o':
+            single.seg = optarg;
+            break;
+        case OPT_OVERLAY:
+            single.overlay = optarg;
+            break;
+        case OPT_LABELS:
+            single.labels = optarg;
+            break;
+        case OPT_OUTDIR:
+            out_dir = optarg;
+            break;
+        case OPT_WITH_OV:
+            with_overlay = 1;
+            break;
+        case OPT_WITH_LAB:
+            with_labels = 1;
+            break;
+        case OPT_TIMING:
+            timing = 1;
+            break;
+        case 'h':
+            help();
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error("segment", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("segment", "unknown option '%s'", argv[optind - 1]);
         }
     }
     int n_inputs = argc - optind;

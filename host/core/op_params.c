@@ -2,9 +2,9 @@
 #include "op_params.h"
 
 static const char *const op_names[OP_KIND_COUNT] = {
-    [OP_CONV2D] = "conv2d",     [OP_DECONV2D] = "deconv2d", [OP_MAXPOOL] = "maxpool",
-    [OP_AVGPOOL] = "avgpool",   [OP_UPSAMPLE] = "upsample", [OP_MAXUNPOOL] = "maxunpool",
-    [OP_CONCAT] = "concat",     [OP_ADD] = "add",           [OP_SOFTMAX] = "softmax",
+    [OP_CONV2D] = "conv2d",   [OP_DECONV2D] = "deconv2d", [OP_MAXPOOL] = "maxpool",
+    [OP_AVGPOOL] = "avgpool", [OP_UPSAMPLE] = "upsample", [OP_MAXUNPOOL] = "maxunpool",
+    [OP_CONCAT] = "concat",   [OP_ADD] = "add",           [OP_SOFTMAX] = "softmax",
     [OP_ARGMAX] = "argmax",
 };
 _Static_assert(CLSEG_ARRAY_LEN(op_names) == OP_KIND_COUNT, "op name table");

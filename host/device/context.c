@@ -10,24 +10,32 @@
 const char *cl_error_name(cl_int err) {
     switch (err) {
 #define E(x)                                                                                       \
-    case x: return #x;
-        E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE)
-        E(CL_COMPILER_NOT_AVAILABLE) E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES)
-        E(CL_OUT_OF_HOST_MEMORY) E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP)
-        E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE) E(CL_INVALID_VALUE)
-        E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE)
-        E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE)
-        E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY)
-        E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM) E(CL_INVALID_PROGRAM_EXECUTABLE)
-        E(CL_INVALID_KERNEL_NAME) E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL)
-        E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE)
-        E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
-        E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST)
-        E(CL_INVALID_EVENT) E(CL_INVALID_OPERATION) E(CL_INVALID_BUFFER_SIZE)
-        E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
-        E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINK_PROGRAM_FAILURE)
+    case x:                                                                                        \
+        return #x;
+        E(CL_SUCCESS)
+        E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE) E(
+            CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
+            E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_BUILD_PROGRAM_FAILURE) E(
+                CL_MAP_FAILURE) E(CL_INVALID_VALUE) E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM)
+                E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES)
+                    E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT)
+                        E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM)
+                            E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME)
+                                E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL)
+                                    E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE)
+                                        E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS) E(
+                                            CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+                                            E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET)
+                                                E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT)
+                                                    E(CL_INVALID_OPERATION)
+                                                        E(CL_INVALID_BUFFER_SIZE)
+                                                            E(CL_INVALID_GLOBAL_WORK_SIZE)
+                                                                E(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+                                                                    E(CL_COMPILE_PROGRAM_FAILURE)
+                                                                        E(CL_LINK_PROGRAM_FAILURE)
 #undef E
-    default: return "unknown OpenCL error";
+                                                                            default
+            : return "unknown OpenCL error";
     }
 }
 
@@ -91,8 +99,7 @@ clseg_status clseg_context_create(clseg_context **out, const clseg_context_optio
     ctx->info = devs[pick];
     free(devs);
 
-    st = device_ids(ctx->info.platform_index, ctx->info.device_index, &ctx->platform,
-                    &ctx->device);
+    st = device_ids(ctx->info.platform_index, ctx->info.device_index, &ctx->platform, &ctx->device);
     cl_int e = CL_SUCCESS;
     if (st == CLSEG_OK) {
         cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform,
@@ -212,8 +219,7 @@ clseg_status ctx_read(clseg_context *ctx, cl_mem mem, size_t offset, size_t byte
 
 clseg_status ctx_fill_zero(clseg_context *ctx, cl_mem mem, size_t bytes) {
     const cl_float zero = 0;
-    cl_int e =
-        clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    cl_int e = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
     return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(ctx, e, "clEnqueueFillBuffer");
 }
 

@@ -69,8 +69,7 @@ static void fill_info(cl_platform_id plat, cl_device_id d, int pi, int di, clseg
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof dims, &dims, NULL);
     size_t sizes[16] = {0};
     if (dims >= 3 && dims <= 16 &&
-        clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof sizes, sizes, NULL) ==
-            CL_SUCCESS)
+        clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof sizes, sizes, NULL) == CL_SUCCESS)
         memcpy(o->max_work_item_sizes, sizes, sizeof o->max_work_item_sizes);
     o->preferred_vector_width_float = query_u32(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
     o->preferred_vector_width_half = query_u32(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_HALF);
@@ -226,8 +225,7 @@ static int find_ids(void *user, cl_platform_id p, cl_device_id d, int pi, int di
     return 1;
 }
 
-clseg_status device_ids(int platform_index, int device_index, cl_platform_id *p,
-                        cl_device_id *d) {
+clseg_status device_ids(int platform_index, int device_index, cl_platform_id *p, cl_device_id *d) {
     find_acc f = {.pi = platform_index, .di = device_index};
     clseg_status st = for_each_device(find_ids, &f);
     if (st != CLSEG_OK) return st;

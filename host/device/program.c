@@ -67,8 +67,7 @@ clseg_status program_source(clseg_context *ctx, const char *name, const char **s
         size_t size;
         char err[512];
         clseg_status st = clseg_read_file(path, (size_t)16 << 20, &data, &size, err, sizeof err);
-        if (st != CLSEG_OK)
-            return ctx_fail(ctx, st, "kernel source (CLSEG_KERNEL_DIR): %s", err);
+        if (st != CLSEG_OK) return ctx_fail(ctx, st, "kernel source (CLSEG_KERNEL_DIR): %s", err);
         *source = *owned = (char *)data;
         return CLSEG_OK;
     }

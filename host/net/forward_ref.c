@@ -50,9 +50,15 @@ clseg_status net_reference_forward(const clseg_model *m, const float *input, sha
             }
             ref_maxpool(x, xs, &s->p.pool, y, idx[i]);
             break;
-        case OP_AVGPOOL: ref_avgpool(x, xs, &s->p.pool, y); break;
-        case OP_UPSAMPLE: ref_upsample(x, xs, &s->p.up, y); break;
-        case OP_MAXUNPOOL: ref_maxunpool(x, idx[s->pool_layer], xs, &s->p.unpool, y); break;
+        case OP_AVGPOOL:
+            ref_avgpool(x, xs, &s->p.pool, y);
+            break;
+        case OP_UPSAMPLE:
+            ref_upsample(x, xs, &s->p.up, y);
+            break;
+        case OP_MAXUNPOOL:
+            ref_maxunpool(x, idx[s->pool_layer], xs, &s->p.unpool, y);
+            break;
         case OP_CONCAT:
         case OP_ADD: {
             const float *b = s->in[1] == SPEC_INPUT ? input : outs[s->in[1]];
@@ -63,7 +69,9 @@ clseg_status net_reference_forward(const clseg_model *m, const float *input, sha
                 ref_add(x, b, xs, &s->p.add, y);
             break;
         }
-        default: st = clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "unexpected op"); break;
+        default:
+            st = clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "unexpected op");
+            break;
         }
     }
     if (st == CLSEG_OK) {

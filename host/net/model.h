@@ -4,8 +4,16 @@
 
 #include "spec.h"
 
-#define MODEL_MAX_CLASSES 255
+#define MODEL_MAX_CLASSES     255
 #define MODEL_TENSOR_NAME_MAX 96
+#define MODEL_CLASS_NAME_MAX  64 /* including the NUL */
+/* conv/deconv weight + bias + 4 BatchNorm tensors per layer */
+#define MODEL_MAX_TENSORS    (6 * SPEC_MAX_LAYERS)
+#define MODEL_FORMAT_VERSION 1
+#define MODEL_MAX_SPEC_BYTES (1u << 20)
+/* File magic: PNG-style, so that text-mode transfers and truncation to 7 bits are detected. */
+#define MODEL_MAGIC     "\211CLSM\r\n\032" /* 89 43 4C 53 4D 0D 0A 1A */
+#define MODEL_MAGIC_LEN 8
 
 typedef enum tensor_dtype { DTYPE_F32 = 0 } tensor_dtype;
 
@@ -29,13 +37,18 @@ struct clseg_model {
     int channels;            /* input channels = spec.input_channels */
     float mean[4], std[4];   /* per input channel, applied to pixel/255 */
     int n_tensors;
-    model_tensor *tensors;   /* owned */
+    model_tensor *tensors; /* owned */
 };
 
 /* Tensors each layer needs with their shapes, in file order; used by init, load validation and
    the executor. Returns the count written (<= max). */
 int model_expected_tensors(const net_spec *spec, const int *channels, int input_channels,
                            model_tensor *out, int max);
+
+/* spec_channels() plus the model-level rule that the last layer yields one score channel per
+   class. channels has SPEC_MAX_LAYERS entries. */
+clseg_status model_check_output(const net_spec *spec, int classes, int *channels, char *err,
+                                size_t errlen);
 
 const model_tensor *model_find_tensor(const clseg_model *m, const char *name);
 

@@ -76,8 +76,8 @@ clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_m
     memcpy(net->std, model->std, sizeof net->std);
 
     int channels[SPEC_MAX_LAYERS];
-    clseg_status st = spec_channels(&net->spec, net->classes, channels, ctx->error,
-                                    sizeof ctx->error);
+    clseg_status st =
+        spec_channels(&net->spec, net->classes, channels, ctx->error, sizeof ctx->error);
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
         const spec_layer *L = &net->spec.layers[i];
         if (L->type != LAYER_CONV && L->type != LAYER_DECONV) continue;
@@ -135,8 +135,8 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "input %dx%dx%d is absurdly large", n, width,
                         height);
     free_activations(net);
-    clseg_status st = net_plan(&net->spec, net->classes, in, net->steps, ctx->error,
-                               sizeof ctx->error);
+    clseg_status st =
+        net_plan(&net->spec, net->classes, in, net->steps, ctx->error, sizeof ctx->error);
     if (st != CLSEG_OK) return st;
 
     /* Check the whole footprint against the device before allocating anything. */
@@ -146,13 +146,13 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
         total += b * (net->steps[i].wants_indices ? 2 : 1);
         if (b > largest) largest = b;
     }
-    if (largest > ctx->info.max_alloc_bytes || total + net->weight_bytes > ctx->info.global_mem_bytes)
+    if (largest > ctx->info.max_alloc_bytes ||
+        total + net->weight_bytes > ctx->info.global_mem_bytes)
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE,
                         "a %dx%d input (batch %d) needs %.1f MiB of device memory, largest buffer "
                         "%.1f MiB; %s has %.1f MiB, at most %.1f MiB per buffer",
                         width, height, n, (total + net->weight_bytes) / 1048576.0,
-                        largest / 1048576.0, ctx->info.name,
-                        ctx->info.global_mem_bytes / 1048576.0,
+                        largest / 1048576.0, ctx->info.name, ctx->info.global_mem_bytes / 1048576.0,
                         ctx->info.max_alloc_bytes / 1048576.0);
 
     st = ctx_buffer(ctx, shape4_count(in) * 4, NULL, &net->input);
@@ -197,8 +197,8 @@ clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int he
                                float *logits) {
     if (!net || !input || !logits) return CLSEG_ERR_INVALID_ARGUMENT;
     clseg_status st = clseg_net_prepare(net, n, height, width);
-    if (st == CLSEG_OK) st = ctx_write(net->ctx, net->input, 0, shape4_count(net->in_shape) * 4,
-                                       input);
+    if (st == CLSEG_OK)
+        st = ctx_write(net->ctx, net->input, 0, shape4_count(net->in_shape) * 4, input);
     if (st == CLSEG_OK) st = run_layers(net);
     if (st == CLSEG_OK) {
         int last = net->spec.n_layers - 1;

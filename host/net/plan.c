@@ -22,13 +22,13 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
         switch (L->type) {
         case LAYER_CONV:
             s->op = OP_CONV2D;
-            s->p.conv = (conv2d_params){x.c, shapes[i].c, L->size, L->stride, L->pad,
-                                        L->act == ACT_RELU};
+            s->p.conv =
+                (conv2d_params){x.c, shapes[i].c, L->size, L->stride, L->pad, L->act == ACT_RELU};
             break;
         case LAYER_DECONV: {
             s->op = OP_DECONV2D;
-            deconv2d_params d = {x.c, shapes[i].c, L->size, L->stride, L->pad, 0, 0,
-                                 L->act == ACT_RELU};
+            deconv2d_params d = {x.c,    shapes[i].c, L->size, L->stride,
+                                 L->pad, 0,           0,       L->act == ACT_RELU};
             d.out_pad_h = deconv2d_out_pad_for(x.h, L->size, L->stride, L->pad, shapes[i].h);
             d.out_pad_w = deconv2d_out_pad_for(x.w, L->size, L->stride, L->pad, shapes[i].w);
             if (d.out_pad_h < 0 || d.out_pad_w < 0)
@@ -44,8 +44,8 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
             break;
         case LAYER_UPSAMPLE:
             s->op = OP_UPSAMPLE;
-            s->p.up = (upsample_params){L->factor,
-                                        L->bilinear ? UPSAMPLE_BILINEAR : UPSAMPLE_NEAREST};
+            s->p.up =
+                (upsample_params){L->factor, L->bilinear ? UPSAMPLE_BILINEAR : UPSAMPLE_NEAREST};
             break;
         case LAYER_UNPOOL:
             s->op = OP_MAXUNPOOL;
@@ -53,7 +53,9 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
             s->p.unpool = (unpool_params){shapes[i].h, shapes[i].w};
             steps[L->pool_layer].wants_indices = 1;
             break;
-        case LAYER_CONCAT: s->op = OP_CONCAT; break;
+        case LAYER_CONCAT:
+            s->op = OP_CONCAT;
+            break;
         case LAYER_ADD:
             s->op = OP_ADD;
             s->p.add = (add_params){L->act == ACT_RELU};

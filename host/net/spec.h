@@ -33,24 +33,24 @@ typedef struct spec_layer {
     int line; /* line of the section header, for messages */
 
     /* conv / deconv */
-    int filters;      /* output channels; SPEC_FILTERS_CLASSES = the model's class count */
-    int size;         /* kernel size */
+    int filters; /* output channels; SPEC_FILTERS_CLASSES = the model's class count */
+    int size;    /* kernel size */
     int stride;
     int pad;
-    int batchnorm;    /* 1 = BatchNorm after the conv, folded into it at load */
-    float bn_eps;     /* default 1e-5 */
-    int bias;         /* 1 = conv has a bias tensor (default 1, 0 allowed with batchnorm) */
+    int batchnorm; /* 1 = BatchNorm after the conv, folded into it at load */
+    float bn_eps;  /* default 1e-5 */
+    int bias;      /* 1 = conv has a bias tensor (default 1; `bias = 0` drops it) */
     activation act;
     /* deconv: output_padding fixed per axis, or (match >= 0) chosen at run time so that the
        output has the height and width of layer `match` (PyTorch's output_size rule) */
     int out_pad_h, out_pad_w;
-    int match;        /* layer index, -1 = the network input, -2 = not used */
+    int match; /* layer index, -1 = the network input, -2 = not used */
 
     /* pools */
-    int ceil_mode;    /* default 1 */
+    int ceil_mode; /* default 1 */
     /* upsample */
     int factor;
-    int bilinear;     /* 0 = nearest, 1 = bilinear */
+    int bilinear; /* 0 = nearest, 1 = bilinear */
     /* unpool: the [maxpool] layer whose indices (and input size) it uses */
     int pool_layer;
 } spec_layer;
@@ -58,6 +58,7 @@ typedef struct spec_layer {
 #define SPEC_FILTERS_CLASSES (-1)
 #define SPEC_MATCH_NONE      (-2)
 #define SPEC_INPUT           (-1)
+#define SPEC_NOT_FOUND       (-3)
 
 typedef struct net_spec {
     char name[SPEC_NAME_MAX];
@@ -68,17 +69,23 @@ typedef struct net_spec {
 } net_spec;
 
 /* Parses spec text (NUL-terminated). On error returns CLSEG_ERR_FORMAT with
-   "LINE: message" in err. The result is fully validated (names unique, inputs exist and precede
+   "line N: message" in err. The result is fully validated (names unique, inputs exist and precede
    the layer, values in range). */
 clseg_status spec_parse(const char *text, net_spec *out, char *err, size_t errlen);
 
-/* Channel count of every layer's output for a model with `classes` classes; 0 on an
-   inconsistency (message in err). out_channels has n_layers entries. */
+/* Index of the layer called `name`, SPEC_INPUT for "data", SPEC_NOT_FOUND otherwise. */
+int spec_find_layer(const net_spec *spec, const char *name);
+
+/* Channel count of every layer's output for a model with `classes` classes; fails with
+   "line N: ..." on an inconsistency (add of unequal channels, unpool/pool mismatch). out_channels
+   has n_layers entries. */
 clseg_status spec_channels(const net_spec *spec, int classes, int *out_channels, char *err,
                            size_t errlen);
 
-/* Output shapes of every layer for an input of shape `in`; fails (with message) when a layer has
-   no valid output for that size (e.g. a deconv `match` that no output_padding satisfies). */
+/* Output shapes of every layer for an input of shape `in`. Fails with "line N: <type> '<name>':
+   ..." when a layer has no valid output for that size (a kernel larger than its input, a deconv
+   `match` that no output_padding satisfies, add/concat/unpool shapes that disagree):
+   CLSEG_ERR_INVALID_ARGUMENT, or CLSEG_ERR_TOO_LARGE beyond CLSEG_MAX_DIM / CLSEG_MAX_ELEMENTS. */
 clseg_status spec_shapes(const net_spec *spec, int classes, shape4 in, shape4 *out_shapes,
                          char *err, size_t errlen);
 

@@ -2,8 +2,8 @@
 #include "ops.h"
 
 const op_variant *const op_variant_table[] = {
-    &conv2d_direct,   &deconv2d_gather, &maxpool_direct, &avgpool_direct, &upsample_direct,
-    &maxunpool_direct, &concat_direct,  &add_direct,     &softmax_direct, &argmax_direct,
+    &conv2d_direct,    &deconv2d_gather, &maxpool_direct, &avgpool_direct, &upsample_direct,
+    &maxunpool_direct, &concat_direct,   &add_direct,     &softmax_direct, &argmax_direct,
 };
 const size_t op_variant_table_len = CLSEG_ARRAY_LEN(op_variant_table);
 
