@@ -80,7 +80,7 @@ python3 "$fix/make_png.py" "$tmp/odd.png" 33 17 && expect_ok "segment 33x17" "$c
 python3 "$fix/make_png.py" "$tmp/one.png" 1 1 && expect_ok "segment 1x1" "$clseg" segment --model "$tmp/tiny.clsm" -o "$tmp/one_seg.png" "$tmp/one.png"
 
 # --- segment: malformed inputs ---
-o=$tmp/out
+o=$tmp/failed_output
 expect_fail "missing PNG" "$o" "$clseg" segment --model "$tmp/tiny.clsm" -o "$o.png" "$tmp/nonexistent.png"
 : >"$tmp/empty.png"
 expect_fail "empty PNG" "$o" "$clseg" segment --model "$tmp/tiny.clsm" -o "$o.png" "$tmp/empty.png"
@@ -97,7 +97,7 @@ expect_fail "100000x100000 header" "$o" "$clseg" segment --model "$tmp/tiny.clsm
 python3 "$fix/make_png.py" "$tmp/zero.png" 0 0
 expect_fail "0x0 header" "$o" "$clseg" segment --model "$tmp/tiny.clsm" -o "$o.png" "$tmp/zero.png"
 "$clseg" init --spec "$src/models/seednet.cfg" --classes 12 --out "$tmp/seed.clsm" >/dev/null || bad "init seednet"
-python3 "$fix/make_png.py" "$tmp/big.png" 12000 12000
+python3 "$fix/make_png.py" "$tmp/big.png" 5000 5000
 expect_fail "too large for the device" "$o" "$clseg" segment --model "$tmp/seed.clsm" -o "$o.png" "$tmp/big.png"
 expect_fail "unknown device" "$o" "$clseg" segment --model "$tmp/tiny.clsm" --device no-such-device -o "$o.png" "$sample"
 expect_fail "missing model" "$o" "$clseg" segment --model "$tmp/none.clsm" -o "$o.png" "$sample"
