@@ -38,19 +38,12 @@ static float conv_atol(const conv_case *c) {
 
 /* Runs `run` (op_run, or one variant's run after its prepare) into a fresh guarded output that
    starts as NaN everywhere, so unwritten outputs fail too. */
-static void check_one(clseg_context *ctx, const char *what, const op_variant *variant, op_call call,
+static void check_one(clseg_context *ctx, const char *what, const tu_config *config, op_call call,
                       const conv_case *c, const float *want, size_t out_count) {
     tu_guarded y;
     CHECK(tu_guarded_create(ctx, out_count, NULL, &y), "%s: guarded buffer", what);
     call.out[0].mem = y.mem;
-    clseg_status st;
-    if (variant) {
-        st = variant->prepare ? variant->prepare(ctx, &call) : CLSEG_OK;
-        if (st == CLSEG_OK) st = variant->run(ctx, &call);
-    } else {
-        st = op_prepare(ctx, &call);
-        if (st == CLSEG_OK) st = op_run(ctx, &call);
-    }
+    clseg_status st = tu_run_config(ctx, config, &call);
     CHECK(st == CLSEG_OK, "%s: %s: %s", what, clseg_status_str(st), clseg_context_error(ctx));
     float *got = malloc(out_count * sizeof *got);
     CHECK(tu_guarded_read(ctx, &y, got), "%s: guard regions", what);
@@ -88,14 +81,9 @@ static void run_case(clseg_context *ctx, const conv_case *c, uint64_t seed) {
     call.in[2].mem = bm;
     call.out[0].s = ys;
 
-    check_one(ctx, "op_run", NULL, call, c, want, ny);
-    for (size_t i = 0; i < op_variant_table_len; i++) {
-        const op_variant *v = op_variant_table[i];
-        if (v->kind != OP_CONV2D || (v->supports && !v->supports(&ctx->info, &call))) continue;
-        char what[64];
-        snprintf(what, sizeof what, "conv2d_%s", v->name);
-        check_one(ctx, what, v, call, c, want, ny);
-    }
+    tu_config configs[16];
+    int nc = tu_op_configs(ctx, &call, configs, 16);
+    for (int i = 0; i < nc; i++) check_one(ctx, configs[i].label, &configs[i], call, c, want, ny);
 
     clReleaseMemObject(xm);
     clReleaseMemObject(wm);

@@ -19,29 +19,6 @@
 #define SOFTMAX_ATOL 1e-6f
 #define SOFTMAX_RTOL 1e-5f
 
-/* Runs `call` through op_run when v is NULL, else through variant v (prepare, then run). */
-static clseg_status run_with(clseg_context *ctx, const op_variant *v, const op_call *call) {
-    if (!v) return op_run(ctx, call);
-    clseg_status st = v->prepare ? v->prepare(ctx, call) : CLSEG_OK;
-    return st == CLSEG_OK ? v->run(ctx, call) : st;
-}
-
-/* NULL (= op_run) followed by every variant of call->kind that supports call on ctx. */
-static size_t variants_to_try(const clseg_context *ctx, const op_call *call, const op_variant **out,
-                              size_t max) {
-    size_t n = 0;
-    out[n++] = NULL;
-    for (size_t i = 0; i < op_variant_table_len && n < max; i++) {
-        const op_variant *v = op_variant_table[i];
-        if (v->kind == call->kind && (!v->supports || v->supports(&ctx->info, call))) out[n++] = v;
-    }
-    return n;
-}
-
-static const char *variant_name(const op_variant *v) {
-    return v ? v->name : "op_run";
-}
-
 static cl_mem upload(clseg_context *ctx, const float *x, size_t n) {
     cl_mem m = NULL;
     CHECK_OK(ctx_buffer(ctx, n * sizeof *x, x, &m));
@@ -54,16 +31,15 @@ static void run_and_compare(clseg_context *ctx, op_call *call, shape4 ys, const 
                             int exact, float atol, float rtol, const char *label) {
     size_t yn = shape4_count(ys);
     float *got = malloc(yn * sizeof *got);
-    const op_variant *vs[8];
-    size_t nv = variants_to_try(ctx, call, vs, CLSEG_ARRAY_LEN(vs));
+    tu_config vs[16];
+    size_t nv = (size_t)tu_op_configs(ctx, call, vs, 16);
     for (size_t vi = 0; vi < nv; vi++) {
         tu_guarded y;
         CHECK(tu_guarded_create(ctx, yn, NULL, &y), "guarded y");
         call->out[0] = (dtensor){y.mem, ys};
         char what[200];
-        snprintf(what, sizeof what, "%s/%s %s", op_kind_name(call->kind), variant_name(vs[vi]),
-                 label);
-        clseg_status st = run_with(ctx, vs[vi], call);
+        snprintf(what, sizeof what, "%s/%s %s", op_kind_name(call->kind), vs[vi].label, label);
+        clseg_status st = tu_run_config(ctx, &vs[vi], call);
         CHECK(st == CLSEG_OK, "%s: %s", what, clseg_context_error(ctx));
         CHECK_OK(ctx_finish(ctx));
         CHECK(tu_guarded_read(ctx, &y, got), "%s: guards", what);

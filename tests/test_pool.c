@@ -15,29 +15,6 @@
 #define AVGPOOL_ATOL 1e-6f
 #define AVGPOOL_RTOL 1e-5f
 
-/* Runs `call` through op_run when v is NULL, else through variant v (prepare, then run). */
-static clseg_status run_with(clseg_context *ctx, const op_variant *v, const op_call *call) {
-    if (!v) return op_run(ctx, call);
-    clseg_status st = v->prepare ? v->prepare(ctx, call) : CLSEG_OK;
-    return st == CLSEG_OK ? v->run(ctx, call) : st;
-}
-
-/* NULL (= op_run) followed by every variant of call->kind that supports call on ctx. */
-static size_t variants_to_try(const clseg_context *ctx, const op_call *call, const op_variant **out,
-                              size_t max) {
-    size_t n = 0;
-    out[n++] = NULL;
-    for (size_t i = 0; i < op_variant_table_len && n < max; i++) {
-        const op_variant *v = op_variant_table[i];
-        if (v->kind == call->kind && (!v->supports || v->supports(&ctx->info, call))) out[n++] = v;
-    }
-    return n;
-}
-
-static const char *variant_name(const op_variant *v) {
-    return v ? v->name : "op_run";
-}
-
 /* Many exact ties (values from a set of 3), so that the first-maximum rule is exercised. */
 static void fill_tied(float *x, size_t n, uint64_t seed) {
     tu_fill_uniform(x, n, seed, 0.0f, 3.0f);
@@ -64,21 +41,21 @@ static void check_pool(clseg_context *ctx, op_kind kind, shape4 xs, pool_params 
     cl_mem xm = NULL;
     CHECK_OK(ctx_buffer(ctx, xn * sizeof *x, x, &xm));
     op_call call = {.kind = kind, .p.pool = p, .in[0] = {xm, xs}};
-    const op_variant *vs[8];
-    size_t nv = variants_to_try(ctx, &call, vs, CLSEG_ARRAY_LEN(vs));
+    tu_config vs[16];
+    size_t nv = (size_t)tu_op_configs(ctx, &call, vs, 16);
     for (size_t vi = 0; vi < nv; vi++) {
         tu_guarded y, idx = {0};
         CHECK(tu_guarded_create(ctx, yn, NULL, &y), "guarded y");
         if (indices) CHECK(tu_guarded_create(ctx, yn, NULL, &idx), "guarded indices");
         call.out[0] = (dtensor){y.mem, ys};
         call.out[1] = (dtensor){idx.mem, ys};
-        clseg_status st = run_with(ctx, vs[vi], &call);
-        CHECK(st == CLSEG_OK, "%s %s: %s", op_kind_name(kind), variant_name(vs[vi]),
+        clseg_status st = tu_run_config(ctx, &vs[vi], &call);
+        CHECK(st == CLSEG_OK, "%s %s: %s", op_kind_name(kind), vs[vi].label,
               clseg_context_error(ctx));
         CHECK_OK(ctx_finish(ctx));
         char what[160];
         snprintf(what, sizeof what, "%s/%s %dx%dx%dx%d k%d s%d ceil%d%s", op_kind_name(kind),
-                 variant_name(vs[vi]), xs.n, xs.c, xs.h, xs.w, p.k, p.stride, p.ceil_mode,
+                 vs[vi].label, xs.n, xs.c, xs.h, xs.w, p.k, p.stride, p.ceil_mode,
                  tied ? " tied" : "");
         CHECK(tu_guarded_read(ctx, &y, got), "%s: y guards", what);
         if (kind == OP_MAXPOOL) {

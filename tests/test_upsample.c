@@ -17,29 +17,6 @@
 #define BILINEAR_ATOL 1e-6f
 #define BILINEAR_RTOL 1e-5f
 
-/* Runs `call` through op_run when v is NULL, else through variant v (prepare, then run). */
-static clseg_status run_with(clseg_context *ctx, const op_variant *v, const op_call *call) {
-    if (!v) return op_run(ctx, call);
-    clseg_status st = v->prepare ? v->prepare(ctx, call) : CLSEG_OK;
-    return st == CLSEG_OK ? v->run(ctx, call) : st;
-}
-
-/* NULL (= op_run) followed by every variant of call->kind that supports call on ctx. */
-static size_t variants_to_try(const clseg_context *ctx, const op_call *call, const op_variant **out,
-                              size_t max) {
-    size_t n = 0;
-    out[n++] = NULL;
-    for (size_t i = 0; i < op_variant_table_len && n < max; i++) {
-        const op_variant *v = op_variant_table[i];
-        if (v->kind == call->kind && (!v->supports || v->supports(&ctx->info, call))) out[n++] = v;
-    }
-    return n;
-}
-
-static const char *variant_name(const op_variant *v) {
-    return v ? v->name : "op_run";
-}
-
 static void check_upsample(clseg_context *ctx, shape4 xs, upsample_params p, uint64_t seed) {
     shape4 ys;
     CHECK(upsample_out_shape(xs, &p, &ys), "shape");
@@ -52,18 +29,18 @@ static void check_upsample(clseg_context *ctx, shape4 xs, upsample_params p, uin
     cl_mem xm = NULL;
     CHECK_OK(ctx_buffer(ctx, xn * sizeof *x, x, &xm));
     op_call call = {.kind = OP_UPSAMPLE, .p.up = p, .in[0] = {xm, xs}};
-    const op_variant *vs[8];
-    size_t nv = variants_to_try(ctx, &call, vs, CLSEG_ARRAY_LEN(vs));
+    tu_config vs[16];
+    size_t nv = (size_t)tu_op_configs(ctx, &call, vs, 16);
     for (size_t vi = 0; vi < nv; vi++) {
         tu_guarded y;
         CHECK(tu_guarded_create(ctx, yn, NULL, &y), "guarded y");
         call.out[0] = (dtensor){y.mem, ys};
-        clseg_status st = run_with(ctx, vs[vi], &call);
-        CHECK(st == CLSEG_OK, "upsample %s: %s", variant_name(vs[vi]), clseg_context_error(ctx));
+        clseg_status st = tu_run_config(ctx, &vs[vi], &call);
+        CHECK(st == CLSEG_OK, "upsample %s: %s", vs[vi].label, clseg_context_error(ctx));
         CHECK_OK(ctx_finish(ctx));
         char what[160];
-        snprintf(what, sizeof what, "upsample/%s %dx%dx%dx%d x%d %s", variant_name(vs[vi]), xs.n,
-                 xs.c, xs.h, xs.w, p.factor, p.mode == UPSAMPLE_NEAREST ? "nearest" : "bilinear");
+        snprintf(what, sizeof what, "upsample/%s %dx%dx%dx%d x%d %s", vs[vi].label, xs.n, xs.c,
+                 xs.h, xs.w, p.factor, p.mode == UPSAMPLE_NEAREST ? "nearest" : "bilinear");
         CHECK(tu_guarded_read(ctx, &y, got), "%s: guards", what);
         if (p.mode == UPSAMPLE_NEAREST)
             CHECK(memcmp(got, want, yn * sizeof *got) == 0, "%s: values differ", what);
@@ -104,19 +81,18 @@ static void check_unpool(clseg_context *ctx, shape4 xs, pool_params pp, uint64_t
     op_call call = {.kind = OP_MAXUNPOOL, .p.unpool = up};
     call.in[0] = (dtensor){pm.mem, ps};
     call.in[1] = (dtensor){im.mem, ps};
-    const op_variant *vs[8];
-    size_t nv = variants_to_try(ctx, &call, vs, CLSEG_ARRAY_LEN(vs));
+    tu_config vs[16];
+    size_t nv = (size_t)tu_op_configs(ctx, &call, vs, 16);
     for (size_t vi = 0; vi < nv; vi++) {
         tu_guarded y;
         CHECK(tu_guarded_create(ctx, xn, NULL, &y), "guarded y");
         call.out[0] = (dtensor){y.mem, xs};
-        clseg_status st = run_with(ctx, vs[vi], &call);
-        CHECK(st == CLSEG_OK, "maxunpool %s: %s", variant_name(vs[vi]), clseg_context_error(ctx));
+        clseg_status st = tu_run_config(ctx, &vs[vi], &call);
+        CHECK(st == CLSEG_OK, "maxunpool %s: %s", vs[vi].label, clseg_context_error(ctx));
         CHECK_OK(ctx_finish(ctx));
         char what[160];
         snprintf(what, sizeof what, "maxunpool/%s %dx%dx%dx%d -> %dx%d (k%d s%d ceil%d)",
-                 variant_name(vs[vi]), ps.n, ps.c, ps.h, ps.w, xs.h, xs.w, pp.k, pp.stride,
-                 pp.ceil_mode);
+                 vs[vi].label, ps.n, ps.c, ps.h, ps.w, xs.h, xs.w, pp.k, pp.stride, pp.ceil_mode);
         CHECK(tu_guarded_read(ctx, &y, got), "%s: guards", what);
         CHECK(memcmp(got, want, xn * sizeof *got) == 0, "%s: values differ", what);
         tu_guarded_free(&y);

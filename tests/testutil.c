@@ -130,3 +130,53 @@ void tu_guarded_free(tu_guarded *g) {
     if (g->parent) clReleaseMemObject(g->parent);
     memset(g, 0, sizeof *g);
 }
+
+static void config_label(const op_variant *v, const op_config *cfg, const char *extra, char *out,
+                         size_t size) {
+    size_t off = (size_t)snprintf(out, size, "%s_%s", op_kind_name(v->kind), v->name);
+    for (int i = 0; extra && i < v->n_params && off < size; i++)
+        off += (size_t)snprintf(out + off, size - off, "%s%s=%d", i ? " " : "[", v->params[i].name,
+                                cfg->v[i]);
+    if (extra && v->n_params && off < size) snprintf(out + off, size - off, "]");
+}
+
+int tu_op_configs(const clseg_context *ctx, const op_call *call, tu_config *out, int max) {
+    int n = 0;
+    if (n < max) {
+        memset(&out[n], 0, sizeof out[n]);
+        snprintf(out[n].label, sizeof out[n].label, "op_run");
+        n++;
+    }
+    for (size_t i = 0; i < op_variant_table_len; i++) {
+        const op_variant *v = op_variant_table[i];
+        if (v->kind != call->kind) continue;
+        op_config cfgs[3];
+        cfgs[0] = op_default_config(v);
+        int nc = 1;
+        if (v->n_params) {
+            cfgs[1] = cfgs[2] = cfgs[0];
+            for (int p = 0; p < v->n_params; p++) {
+                cfgs[1].v[p] = v->params[p].choices[0];
+                cfgs[2].v[p] = v->params[p].choices[v->params[p].n_choices - 1];
+            }
+            nc = 3;
+        }
+        for (int k = 0; k < nc && n < max; k++) {
+            if (!op_variant_supports(v, &ctx->info, call, &cfgs[k])) continue;
+            out[n].variant = v;
+            out[n].cfg = cfgs[k];
+            config_label(v, &cfgs[k], k ? "params" : NULL, out[n].label, sizeof out[n].label);
+            n++;
+        }
+    }
+    return n;
+}
+
+clseg_status tu_run_config(clseg_context *ctx, const tu_config *c, const op_call *call) {
+    if (!c->variant) {
+        clseg_status st = op_prepare(ctx, call);
+        return st == CLSEG_OK ? op_run(ctx, call) : st;
+    }
+    clseg_status st = c->variant->prepare ? c->variant->prepare(ctx, call, &c->cfg) : CLSEG_OK;
+    return st == CLSEG_OK ? c->variant->run(ctx, call, &c->cfg) : st;
+}

@@ -8,6 +8,7 @@
 
 #include "clseg.h"
 #include "device/runtime.h"
+#include "ops/ops.h"
 
 extern int tu_checks, tu_failures;
 
@@ -54,5 +55,20 @@ int tu_guarded_create(clseg_context *ctx, size_t count, const void *init, tu_gua
 /* Reads the data region into host (may be NULL) and returns 1 if both guards are intact. */
 int tu_guarded_read(clseg_context *ctx, tu_guarded *g, void *host);
 void tu_guarded_free(tu_guarded *g);
+
+/* A way to run an op in a test: through the selector (variant NULL) or one variant with given
+   parameters. */
+typedef struct tu_config {
+    const op_variant *variant;
+    op_config cfg;
+    char label[96]; /* "op_run", "conv2d_direct", "conv2d_direct[TILE_CO=1 TILE_X=1 ...]" */
+} tu_config;
+
+/* op_run, then every variant of call->kind that supports call on ctx with its defaults, then for
+   variants with parameters the smallest and the largest legal choice of every parameter at
+   once. Returns the count written (<= max). */
+int tu_op_configs(const clseg_context *ctx, const op_call *call, tu_config *out, int max);
+/* prepare + run of one configuration */
+clseg_status tu_run_config(clseg_context *ctx, const tu_config *c, const op_call *call);
 
 #endif

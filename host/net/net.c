@@ -12,7 +12,8 @@
 typedef struct layer_rt {
     cl_mem weight, bias; /* conv / deconv */
     cl_mem out;
-    cl_mem indices; /* maxpool read by an unpool */
+    cl_mem indices;   /* maxpool read by an unpool */
+    op_choice choice; /* variant and parameters for the current input shape */
 } layer_rt;
 
 struct clseg_net {
@@ -28,6 +29,7 @@ struct clseg_net {
     shape4 in_shape;
     layer_step steps[SPEC_MAX_LAYERS];
     cl_mem input, labels;
+    op_choice argmax_choice;
     uint64_t activation_bytes;
     float *staging; /* host copy of the normalised input for segment() */
 };
@@ -126,6 +128,15 @@ static op_call step_call(const clseg_net *net, int i) {
     return c;
 }
 
+static op_call argmax_call(const clseg_net *net) {
+    int last = net->spec.n_layers - 1;
+    shape4 s = net->steps[last].out;
+    op_call c = {.kind = OP_ARGMAX};
+    c.in[0] = (dtensor){net->layers[last].out, s};
+    c.out[0] = (dtensor){net->labels, {s.n, 1, s.h, s.w}};
+    return c;
+}
+
 clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     if (!net || n < 1 || height < 1 || width < 1) return CLSEG_ERR_INVALID_ARGUMENT;
     clseg_context *ctx = net->ctx;
@@ -171,14 +182,13 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     net->activation_bytes = total;
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
         op_call c = step_call(net, i);
-        st = op_prepare(ctx, &c);
+        st = op_choose(ctx, &c, &net->layers[i].choice);
+        if (st == CLSEG_OK) st = op_prepare_choice(ctx, &c, &net->layers[i].choice);
     }
     if (st == CLSEG_OK) {
-        op_call c = {.kind = OP_ARGMAX};
-        c.in[0] = (dtensor){net->layers[net->spec.n_layers - 1].out,
-                            net->steps[net->spec.n_layers - 1].out};
-        c.out[0] = (dtensor){net->labels, {n, 1, height, width}};
-        st = op_prepare(ctx, &c);
+        op_call c = argmax_call(net);
+        st = op_choose(ctx, &c, &net->argmax_choice);
+        if (st == CLSEG_OK) st = op_prepare_choice(ctx, &c, &net->argmax_choice);
     }
     if (st != CLSEG_OK) free_activations(net);
     return st;
@@ -187,7 +197,7 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
 static clseg_status run_layers(clseg_net *net) {
     for (int i = 0; i < net->spec.n_layers; i++) {
         op_call c = step_call(net, i);
-        clseg_status st = op_run(net->ctx, &c);
+        clseg_status st = op_run_choice(net->ctx, &c, &net->layers[i].choice);
         if (st != CLSEG_OK) return st;
     }
     return CLSEG_OK;
@@ -226,11 +236,8 @@ clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, in
     st = ctx_write(net->ctx, net->input, 0, plane * 3 * sizeof *x, x);
     if (st == CLSEG_OK) st = run_layers(net);
     if (st == CLSEG_OK) {
-        int last = net->spec.n_layers - 1;
-        op_call c = {.kind = OP_ARGMAX};
-        c.in[0] = (dtensor){net->layers[last].out, net->steps[last].out};
-        c.out[0] = (dtensor){net->labels, {1, 1, height, width}};
-        st = op_run(net->ctx, &c);
+        op_call c = argmax_call(net);
+        st = op_run_choice(net->ctx, &c, &net->argmax_choice);
     }
     if (st == CLSEG_OK) st = ctx_read(net->ctx, net->labels, 0, plane * sizeof *lab, lab);
     if (st == CLSEG_OK)

@@ -1,13 +1,15 @@
 /* add.c - elementwise sum with optional fused ReLU (residual and skip connections). */
 #include "launch_helpers.h"
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     (void)call;
     cl_kernel kernel;
     return ctx_kernel(ctx, "elementwise", NULL, "add_elementwise", &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     shape4 s = call->in[0].s;
     clseg_status st = launch_check_shape(ctx, call->kind, call->in[1].s, s);
     if (st == CLSEG_OK) st = launch_check_shape(ctx, call->kind, call->out[0].s, s);
@@ -23,4 +25,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(call->p.add.relu ? 1 : 0));
 }
 
-const op_variant add_direct = {"direct", OP_ADD, NULL, prepare, run};
+const op_variant add_direct = {"direct", OP_ADD, NULL, 0, NULL, prepare, run};

@@ -1,13 +1,15 @@
 /* avgpool.c - average pooling over the in-input part of each window. */
 #include "launch_helpers.h"
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     (void)call;
     cl_kernel kernel;
     return ctx_kernel(ctx, "pool", NULL, "avgpool2d", &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     const pool_params *p = &call->p.pool;
     shape4 xs = call->in[0].s, ys;
     if (!pool_out_shape(xs, p, &ys))
@@ -27,4 +29,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(ys.n * ys.c), KARG_INT(p->k), KARG_INT(p->stride));
 }
 
-const op_variant avgpool_direct = {"direct", OP_AVGPOOL, NULL, prepare, run};
+const op_variant avgpool_direct = {"direct", OP_AVGPOOL, NULL, 0, NULL, prepare, run};

@@ -1,13 +1,15 @@
 /* concat.c - concatenation along channels: one channel-block copy per input. */
 #include "launch_helpers.h"
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     (void)call;
     cl_kernel kernel;
     return ctx_kernel(ctx, "elementwise", NULL, "copy_channels", &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     shape4 as = call->in[0].s, bs = call->in[1].s, ys = {as.n, as.c + bs.c, as.h, as.w};
     if (as.n != bs.n || as.h != bs.h || as.w != bs.w)
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
@@ -32,4 +34,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(ys.n));
 }
 
-const op_variant concat_direct = {"direct", OP_CONCAT, NULL, prepare, run};
+const op_variant concat_direct = {"direct", OP_CONCAT, NULL, 0, NULL, prepare, run};

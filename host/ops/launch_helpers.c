@@ -39,3 +39,21 @@ clseg_status launch_check_shape(clseg_context *ctx, op_kind kind, shape4 got, sh
                     "%s: a tensor is %dx%dx%dx%d where %dx%dx%dx%d is needed", op_kind_name(kind),
                     got.n, got.c, got.h, got.w, want.n, want.c, want.h, want.w);
 }
+
+void launch_clamp_local(const clseg_device_info *dev, const size_t want[3], const size_t gws[3],
+                        size_t lws[3]) {
+    size_t total = 1;
+    for (int d = 0; d < 3; d++) {
+        lws[d] = CLSEG_MIN(want[d], gws[d]);
+        if (dev->max_work_item_sizes[d]) lws[d] = CLSEG_MIN(lws[d], dev->max_work_item_sizes[d]);
+        if (lws[d] < 1) lws[d] = 1;
+        total *= lws[d];
+    }
+    while (dev->max_work_group_size && total > dev->max_work_group_size) {
+        int big = 0;
+        for (int d = 1; d < 3; d++)
+            if (lws[d] > lws[big]) big = d;
+        total = total / lws[big] * ((lws[big] + 1) / 2);
+        lws[big] = (lws[big] + 1) / 2;
+    }
+}

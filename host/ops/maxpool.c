@@ -7,12 +7,14 @@ static const char *kernel_for(const op_call *call) {
     return call->out[1].mem ? "maxpool2d_indices" : "maxpool2d";
 }
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     cl_kernel kernel;
     return ctx_kernel(ctx, "pool", NULL, kernel_for(call), &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     const pool_params *p = &call->p.pool;
     shape4 xs = call->in[0].s, ys;
     if (!pool_out_shape(xs, p, &ys))
@@ -39,4 +41,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(ys.n * ys.c), KARG_INT(p->k), KARG_INT(p->stride));
 }
 
-const op_variant maxpool_direct = {"direct", OP_MAXPOOL, NULL, prepare, run};
+const op_variant maxpool_direct = {"direct", OP_MAXPOOL, NULL, 0, NULL, prepare, run};

@@ -1,7 +1,8 @@
 /* maxunpool.c - SegNet-style max-unpooling: zero the output, then scatter by the indices. */
 #include "launch_helpers.h"
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     (void)call;
     cl_kernel kernel;
     clseg_status st = ctx_kernel(ctx, "upsample", NULL, "maxunpool_zero", &kernel);
@@ -9,7 +10,8 @@ static clseg_status prepare(clseg_context *ctx, const op_call *call) {
     return ctx_kernel(ctx, "upsample", NULL, "maxunpool_scatter", &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     const unpool_params *p = &call->p.unpool;
     shape4 xs = call->in[0].s, ys = {xs.n, xs.c, p->out_h, p->out_w};
     if (p->out_h < 1 || p->out_w < 1)
@@ -38,4 +40,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(planes));
 }
 
-const op_variant maxunpool_direct = {"direct", OP_MAXUNPOOL, NULL, prepare, run};
+const op_variant maxunpool_direct = {"direct", OP_MAXUNPOOL, NULL, 0, NULL, prepare, run};

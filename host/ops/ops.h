@@ -31,28 +31,71 @@ typedef struct op_call {
     dtensor out[2];
 } op_call;
 
+/* A tunable parameter of a variant: usually a kernel compile-time define (-DNAME=value) or a
+   work-group dimension. */
+#define OP_MAX_PARAMS 8
+typedef struct variant_param {
+    const char *name;   /* "TILE_X" */
+    int def;            /* the generic default */
+    const int *choices; /* candidate values the tuner tries */
+    int n_choices;
+} variant_param;
+
+/* Values of a variant's parameters, in the order of its params table. */
+typedef struct op_config {
+    int v[OP_MAX_PARAMS];
+} op_config;
+
 typedef struct op_variant {
     const char *name; /* "direct", "tiled", ... unique within its op */
     op_kind kind;
-    /* 1 if this variant can run `call` on `dev`. NULL = supports everything. */
-    int (*supports)(const clseg_device_info *dev, const op_call *call);
+    const variant_param *params; /* may be NULL when n_params == 0 */
+    int n_params;
+    /* 1 if this variant with parameters cfg can run `call` on `dev` (work-group and local memory
+       within the device's limits, extensions present, shape handled). NULL = supports all. */
+    int (*supports)(const clseg_device_info *dev, const op_call *call, const op_config *cfg);
     /* Compiles (or fetches from the cache) the kernels the call will need, so that the first
        run does not pay for it. NULL = nothing to prepare. */
-    clseg_status (*prepare)(clseg_context *ctx, const op_call *call);
+    clseg_status (*prepare)(clseg_context *ctx, const op_call *call, const op_config *cfg);
     /* Enqueues the op; does not wait. */
-    clseg_status (*run)(clseg_context *ctx, const op_call *call);
+    clseg_status (*run)(clseg_context *ctx, const op_call *call, const op_config *cfg);
 } op_variant;
+
+/* Where a choice came from (clseg plan prints it). */
+typedef enum choice_source {
+    CHOICE_TUNED,         /* the tuning database, for this exact device + driver */
+    CHOICE_CLASS_DEFAULT, /* the defaults table, for this device class */
+    CHOICE_GENERIC,       /* the first supporting variant with its generic defaults */
+} choice_source;
+
+typedef struct op_choice {
+    const op_variant *variant;
+    op_config cfg;
+    choice_source source;
+} op_choice;
 
 /* Every variant of every op, in preference order within an op. */
 extern const op_variant *const op_variant_table[];
 extern const size_t op_variant_table_len;
 
-/* The preferred variant that supports call on ctx's device, or NULL (CLSEG_ERR_UNSUPPORTED). */
-const op_variant *op_select(const clseg_context *ctx, const op_call *call);
-/* op_select + prepare */
+/* The generic defaults of a variant's parameters. */
+op_config op_default_config(const op_variant *v);
+/* 1 if v (with cfg) supports call on dev. */
+int op_variant_supports(const op_variant *v, const clseg_device_info *dev, const op_call *call,
+                        const op_config *cfg);
+
+/* Picks the variant and parameters for call on ctx's device (CLSEG_ERR_UNSUPPORTED if none). */
+clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out);
+/* op_choose + prepare / run: convenient where the choice is not kept. */
 clseg_status op_prepare(clseg_context *ctx, const op_call *call);
-/* op_select + run */
 clseg_status op_run(clseg_context *ctx, const op_call *call);
+/* Prepare / run a choice made earlier. */
+clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op_choice *c);
+clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c);
+
+/* "-DTILE_X=4 -DTILE_CO=8" from the parameters whose names are all upper case (work-group
+   parameters named WG_* are launch sizes, not defines, and are left out). */
+void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, size_t len);
 
 /* The variants, one per op file (host/ops/<op>.c). */
 extern const op_variant conv2d_direct;

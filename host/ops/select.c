@@ -1,4 +1,8 @@
-/* select.c - the variant table and the selector that picks a supported variant per call. */
+/* select.c - the variant table and the selector that picks a supported variant and its
+   parameters per call. */
+#include <stdio.h>
+#include <string.h>
+
 #include "ops.h"
 
 const op_variant *const op_variant_table[] = {
@@ -7,27 +11,59 @@ const op_variant *const op_variant_table[] = {
 };
 const size_t op_variant_table_len = CLSEG_ARRAY_LEN(op_variant_table);
 
-const op_variant *op_select(const clseg_context *ctx, const op_call *call) {
-    for (size_t i = 0; i < op_variant_table_len; i++) {
-        const op_variant *v = op_variant_table[i];
-        if (v->kind == call->kind && (!v->supports || v->supports(&ctx->info, call))) return v;
-    }
-    return NULL;
+op_config op_default_config(const op_variant *v) {
+    op_config c;
+    memset(&c, 0, sizeof c);
+    for (int i = 0; i < v->n_params && i < OP_MAX_PARAMS; i++) c.v[i] = v->params[i].def;
+    return c;
 }
 
-static clseg_status unsupported(clseg_context *ctx, const op_call *call) {
+int op_variant_supports(const op_variant *v, const clseg_device_info *dev, const op_call *call,
+                        const op_config *cfg) {
+    return v->kind == call->kind && (!v->supports || v->supports(dev, call, cfg));
+}
+
+void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, size_t len) {
+    size_t off = 0;
+    if (len) buf[0] = 0;
+    for (int i = 0; i < v->n_params && off < len; i++) {
+        if (strncmp(v->params[i].name, "WG_", 3) == 0) continue;
+        int w = snprintf(buf + off, len - off, "%s-D%s=%d", off ? " " : "", v->params[i].name,
+                         cfg->v[i]);
+        if (w < 0) break;
+        off += (size_t)w;
+    }
+}
+
+clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out) {
+    for (size_t i = 0; i < op_variant_table_len; i++) {
+        const op_variant *v = op_variant_table[i];
+        op_config cfg = op_default_config(v);
+        if (op_variant_supports(v, &ctx->info, call, &cfg)) {
+            *out = (op_choice){v, cfg, CHOICE_GENERIC};
+            return CLSEG_OK;
+        }
+    }
     return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "no %s variant supports this shape on %s",
                     op_kind_name(call->kind), ctx->info.name);
 }
 
+clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op_choice *c) {
+    return c->variant->prepare ? c->variant->prepare(ctx, call, &c->cfg) : CLSEG_OK;
+}
+
+clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c) {
+    return c->variant->run(ctx, call, &c->cfg);
+}
+
 clseg_status op_prepare(clseg_context *ctx, const op_call *call) {
-    const op_variant *v = op_select(ctx, call);
-    if (!v) return unsupported(ctx, call);
-    return v->prepare ? v->prepare(ctx, call) : CLSEG_OK;
+    op_choice c;
+    clseg_status st = op_choose(ctx, call, &c);
+    return st == CLSEG_OK ? op_prepare_choice(ctx, call, &c) : st;
 }
 
 clseg_status op_run(clseg_context *ctx, const op_call *call) {
-    const op_variant *v = op_select(ctx, call);
-    if (!v) return unsupported(ctx, call);
-    return v->run(ctx, call);
+    op_choice c;
+    clseg_status st = op_choose(ctx, call, &c);
+    return st == CLSEG_OK ? op_run_choice(ctx, call, &c) : st;
 }

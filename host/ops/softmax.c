@@ -1,13 +1,15 @@
 /* softmax.c - softmax over channels, one work-item per pixel looping over the channels. */
 #include "launch_helpers.h"
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     (void)call;
     cl_kernel kernel;
     return ctx_kernel(ctx, "elementwise", NULL, "softmax_channels", &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     shape4 xs = call->in[0].s;
     clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, xs);
     if (st != CLSEG_OK) return st;
@@ -23,4 +25,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(xs.c), KARG_INT(xs.h * xs.w), KARG_INT(xs.n));
 }
 
-const op_variant softmax_direct = {"direct", OP_SOFTMAX, NULL, prepare, run};
+const op_variant softmax_direct = {"direct", OP_SOFTMAX, NULL, 0, NULL, prepare, run};

@@ -5,12 +5,14 @@ static const char *kernel_for(const op_call *call) {
     return call->p.up.mode == UPSAMPLE_BILINEAR ? "upsample_bilinear" : "upsample_nearest";
 }
 
-static clseg_status prepare(clseg_context *ctx, const op_call *call) {
+static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     cl_kernel kernel;
     return ctx_kernel(ctx, "upsample", NULL, kernel_for(call), &kernel);
 }
 
-static clseg_status run(clseg_context *ctx, const op_call *call) {
+static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
+    (void)cfg;
     const upsample_params *p = &call->p.up;
     shape4 xs = call->in[0].s, ys;
     if (!upsample_out_shape(xs, p, &ys) ||
@@ -31,4 +33,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call) {
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(p->factor), KARG_INT(xs.n * xs.c));
 }
 
-const op_variant upsample_direct = {"direct", OP_UPSAMPLE, NULL, prepare, run};
+const op_variant upsample_direct = {"direct", OP_UPSAMPLE, NULL, 0, NULL, prepare, run};
