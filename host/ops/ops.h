@@ -25,10 +25,10 @@ typedef struct op_call {
     } p;
     /* conv2d / deconv2d: x, weight, bias (weight and bias use only .mem)
        maxunpool: x, indices     concat / add: a, b     others: x */
-    dtensor in[3];
+    dtensor in[4];
     /* maxpool: y, indices (indices.mem may be NULL)    argmax: labels (shape n,1,h,w)
        others: y */
-    dtensor out[2];
+    dtensor out[4];
 } op_call;
 
 /* A tunable parameter of a variant: usually a kernel compile-time define (-DNAME=value) or a
