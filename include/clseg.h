@@ -85,14 +85,14 @@ void clseg_free(void *ptr);
 typedef struct clseg_context clseg_context;
 
 typedef struct clseg_context_options {
-    const char *device;      /* selector: "P:D", or a substring of platform name/vendor or device name; NULL =
-                                $CLSEG_DEVICE, else first GPU, else first device */
-    const char *kernel_dir;  /* load kernels/NAME.cl from here (NULL = $CLSEG_KERNEL_DIR or the
-                                sources embedded at build time) */
-    const char *cache_dir;   /* program binary cache (NULL = $CLSEG_CACHE_DIR, else
-                                $XDG_CACHE_HOME/clseg, else ~/.cache/clseg) */
-    int disable_cache;       /* 1 = never read or write the cache (also $CLSEG_NO_CACHE=1) */
-    int enable_profiling;    /* 1 = create the queue with CL_QUEUE_PROFILING_ENABLE */
+    const char *device; /* selector: "P:D", or a substring of platform name/vendor or device name;
+                           NULL = $CLSEG_DEVICE, else first GPU, else first device */
+    const char *kernel_dir; /* load kernels/NAME.cl from here (NULL = $CLSEG_KERNEL_DIR or the
+                               sources embedded at build time) */
+    const char *cache_dir;  /* program binary cache (NULL = $CLSEG_CACHE_DIR, else
+                               $XDG_CACHE_HOME/clseg, else ~/.cache/clseg) */
+    int disable_cache;      /* 1 = never read or write the cache (also $CLSEG_NO_CACHE=1) */
+    int enable_profiling;   /* 1 = create the queue with CL_QUEUE_PROFILING_ENABLE */
 } clseg_context_options;
 
 /* Creates a context on the selected device. opts may be NULL for defaults. On failure *out is

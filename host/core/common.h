@@ -33,8 +33,7 @@ static inline size_t shape4_plane(shape4 s) {
    paths read `return clseg_fail(buf, len, CLSEG_ERR_IO, "cannot open %s", path);`. */
 clseg_status clseg_fail(char *buf, size_t len, clseg_status status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-clseg_status clseg_vfail(char *buf, size_t len, clseg_status status, const char *fmt,
-                         va_list ap);
+clseg_status clseg_vfail(char *buf, size_t len, clseg_status status, const char *fmt, va_list ap);
 
 /* Host allocation goes through one place, so fault injection can hook it. */
 void *clseg_malloc(size_t size);

@@ -12,7 +12,7 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
                          program_entry **out);
 
 /* Source text of kernels/<name>.cl: from ctx->kernel_dir when set, else embedded at build time.
-   *owned is set when the caller must free *source. */
+ *owned is set when the caller must free *source. */
 clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
                             char **owned);
 

@@ -79,7 +79,6 @@ clseg_status device_select(const clseg_device_info *devs, size_t n, const char *
                            size_t *index, char *err, size_t errlen);
 
 /* The OpenCL ids of the device listed as platform_index:device_index. */
-clseg_status device_ids(int platform_index, int device_index, cl_platform_id *p,
-                        cl_device_id *d);
+clseg_status device_ids(int platform_index, int device_index, cl_platform_id *p, cl_device_id *d);
 
 #endif

@@ -18,8 +18,8 @@ typedef struct layer_step {
     } p;
     int in[SPEC_MAX_INPUTS]; /* layer indices, SPEC_INPUT = the network input */
     int n_in;
-    int pool_layer;      /* unpool: the maxpool whose indices it reads */
-    int wants_indices;   /* maxpool: some unpool reads its indices */
+    int pool_layer;    /* unpool: the maxpool whose indices it reads */
+    int wants_indices; /* maxpool: some unpool reads its indices */
     shape4 out;
 } layer_step;
 
