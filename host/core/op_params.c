@@ -2,10 +2,29 @@
 #include "op_params.h"
 
 static const char *const op_names[OP_KIND_COUNT] = {
-    [OP_CONV2D] = "conv2d",   [OP_DECONV2D] = "deconv2d", [OP_MAXPOOL] = "maxpool",
-    [OP_AVGPOOL] = "avgpool", [OP_UPSAMPLE] = "upsample", [OP_MAXUNPOOL] = "maxunpool",
-    [OP_CONCAT] = "concat",   [OP_ADD] = "add",           [OP_SOFTMAX] = "softmax",
+    [OP_CONV2D] = "conv2d",
+    [OP_DECONV2D] = "deconv2d",
+    [OP_MAXPOOL] = "maxpool",
+    [OP_AVGPOOL] = "avgpool",
+    [OP_UPSAMPLE] = "upsample",
+    [OP_MAXUNPOOL] = "maxunpool",
+    [OP_CONCAT] = "concat",
+    [OP_ADD] = "add",
+    [OP_SOFTMAX] = "softmax",
     [OP_ARGMAX] = "argmax",
+    [OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
+    [OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
+    [OP_DECONV2D_BWD_DATA] = "deconv2d_bwd_data",
+    [OP_DECONV2D_BWD_WEIGHT] = "deconv2d_bwd_weight",
+    [OP_BATCHNORM_TRAIN] = "batchnorm_train",
+    [OP_BATCHNORM_TRAIN_BWD] = "batchnorm_train_bwd",
+    [OP_RELU_BWD] = "relu_bwd",
+    [OP_ADD_BWD] = "add_bwd",
+    [OP_CONCAT_BWD] = "concat_bwd",
+    [OP_MAXPOOL_BWD] = "maxpool_bwd",
+    [OP_MAXUNPOOL_BWD] = "maxunpool_bwd",
+    [OP_UPSAMPLE_BWD] = "upsample_bwd",
+    [OP_SOFTMAX_XENT] = "softmax_xent",
 };
 _Static_assert(CLSEG_ARRAY_LEN(op_names) == OP_KIND_COUNT, "op name table");
 

@@ -16,6 +16,20 @@ typedef enum op_kind {
     OP_ADD,       /* a, b -> y elementwise; optional fused ReLU */
     OP_SOFTMAX,   /* x -> y, softmax over channels per pixel */
     OP_ARGMAX,    /* x -> labels (int32) over channels per pixel */
+    /* Training ops; their op_call layouts are in host/ops/backward.h. */
+    OP_CONV2D_BWD_DATA,
+    OP_CONV2D_BWD_WEIGHT,
+    OP_DECONV2D_BWD_DATA,
+    OP_DECONV2D_BWD_WEIGHT,
+    OP_BATCHNORM_TRAIN,
+    OP_BATCHNORM_TRAIN_BWD,
+    OP_RELU_BWD,
+    OP_ADD_BWD,
+    OP_CONCAT_BWD,
+    OP_MAXPOOL_BWD,
+    OP_MAXUNPOOL_BWD,
+    OP_UPSAMPLE_BWD,
+    OP_SOFTMAX_XENT,
     OP_KIND_COUNT
 } op_kind;
 
