@@ -1,0 +1,168 @@
+/* cmd_eval.c - `clseg eval`: confusion matrix, per-class IoU, mIoU and accuracies of a model
+   over a directory of images and their label PNGs. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "net/model.h"
+#include "train/evaluate.h"
+#include "train/progress.h"
+
+static void help(void) {
+    printf("usage: clseg eval --model MODEL.clsm --images DIR --labels DIR [--ignore I]\n"
+           "                  [--device SEL] [--db FILE] [--json OUT.json]\n\n"
+           "Segments every PNG in --images and compares it with the label PNG of the same name\n"
+           "in --labels (8-bit gray class indices). The confusion matrix is summed over the whole\n"
+           "set; from it: per-class IoU = TP / (TP + FP + FN), their mean (mIoU, over the classes\n"
+           "with a defined IoU), global pixel accuracy and mean class accuracy, all in %%.\n\n"
+           "  --model FILE    model to evaluate\n"
+           "  --images DIR    RGB PNG images\n"
+           "  --labels DIR    label PNGs with the same file names\n"
+           "  --ignore I      label index left out of every metric (CamVid: 11); default none\n"
+           "  --device SEL    OpenCL device (P:D or a name substring; default $CLSEG_DEVICE)\n"
+           "  --db FILE       tuning database from 'clseg tune' (default $CLSEG_TUNING_DB, else\n"
+           "                  tuning.db in the cache directory)\n"
+           "  --json FILE     also write the results as JSON (keys: miou, pixel_accuracy,\n"
+           "                  mean_class_accuracy, per_class_iou, confusion, images, ...)\n"
+           "  -h, --help      this text\n");
+}
+
+static void on_progress(void *user, int done, int total) {
+    (void)total;
+    progress_update(user, done, "eval", NULL, 30);
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *model_path = NULL, *images = NULL, *labels = NULL, *device = NULL, *json = NULL;
+    const char *db = NULL;
+    long ignore = -1;
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"images", required_argument, 0, 'i'},
+                                         {"labels", required_argument, 0, 'l'},
+                                         {"ignore", required_argument, 0, 'g'},
+                                         {"device", required_argument, 0, 'd'},
+                                         {"json", required_argument, 0, 'j'},
+                                         {"db", required_argument, 0, 'b'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:i:l:g:d:j:b:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model_path = optarg;
+            break;
+        case 'i':
+            images = optarg;
+            break;
+        case 'l':
+            labels = optarg;
+            break;
+        case 'g':
+            if (!cli_parse_int(optarg, -1, 255, &ignore))
+                return cli_usage_error("eval", "--ignore must be an integer in -1..255, not '%s'",
+                                       optarg);
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 'b':
+            db = optarg;
+            break;
+        case 'h':
+            help();
+            return EXIT_OK;
+        case ':':
+            return cli_usage_error("eval", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("eval", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+    if (!model_path) return cli_usage_error("eval", "--model is required");
+    if (!images) return cli_usage_error("eval", "--images is required");
+    if (!labels) return cli_usage_error("eval", "--labels is required");
+
+    char err[1024];
+    clseg_model *model = NULL;
+    if (clseg_model_load(&model, model_path, err, sizeof err) != CLSEG_OK)
+        return cli_error("%s", err);
+    dataset ds;
+    if (dataset_open(&ds, images, labels, err, sizeof err) != CLSEG_OK) {
+        clseg_model_free(model);
+        return cli_error("%s", err);
+    }
+    int rc = EXIT_FAILURE_RUN;
+    clseg_context *ctx = NULL;
+    clseg_net *net = NULL;
+    confusion cm = {0};
+    if (!cli_open_tuned_context(device, db, 0, &ctx)) goto done;
+    if (clseg_net_create(&net, ctx, model) != CLSEG_OK) {
+        cli_error("%s: %s", model_path, clseg_context_error(ctx));
+        goto done;
+    }
+    if (confusion_init(&cm, model->classes, (int)ignore) != CLSEG_OK) {
+        cli_error("out of memory");
+        goto done;
+    }
+    progress bar;
+    progress_start(&bar, stderr, ds.count);
+    double seg_ms = 0, t0 = clseg_now_ms();
+    clseg_status st =
+        evaluate_dataset(ctx, net, &ds, &cm, &seg_ms, on_progress, &bar, err, sizeof err);
+    progress_end(&bar);
+    if (st != CLSEG_OK) {
+        cli_error("%s", err);
+        goto done;
+    }
+    double wall_ms = clseg_now_ms() - t0;
+    seg_metrics m;
+    confusion_metrics(&cm, &m);
+    const clseg_device_info *dev = clseg_context_device(ctx);
+    printf("model %s on %s: %d images, %.1f ms/image (segment), %.1f ms/image (with PNG "
+           "decoding)\n",
+           model_path, dev->name, ds.count, seg_ms / ds.count, wall_ms / ds.count);
+    printf("%-20s %8s %8s %14s\n", "class", "IoU %", "acc %", "pixels");
+    for (int k = 0; k < model->classes; k++) {
+        if (k == ignore) continue;
+        uint64_t row = 0;
+        for (int j = 0; j < model->classes; j++) row += cm.m[(size_t)k * model->classes + j];
+        printf("%-20s %8.2f %8.2f %14llu\n", model->class_names[k], m.iou[k], m.accuracy[k],
+               (unsigned long long)row);
+    }
+    printf("mIoU %.2f  pixel accuracy %.2f  mean class accuracy %.2f  (%d classes scored%s)\n",
+           m.miou, m.pixel_accuracy, m.mean_class_accuracy, m.classes,
+           ignore >= 0 ? ", ignore index excluded" : "");
+    if (json) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+            cli_error("out of memory");
+            goto done;
+        }
+        metrics_write_json(f, &cm, &m, (const char(*)[64])model->class_names, ds.count,
+                           seg_ms / ds.count, model_path, dev->name);
+        fclose(f);
+        st = clseg_write_file_atomic(json, buf, len, err, sizeof err);
+        free(buf);
+        if (st != CLSEG_OK) {
+            cli_error("%s", err);
+            goto done;
+        }
+    }
+    rc = EXIT_OK;
+done:
+    confusion_free(&cm);
+    clseg_net_free(net);
+    clseg_context_free(ctx);
+    dataset_free(&ds);
+    clseg_model_free(model);
+    return rc;
+}
