@@ -11,6 +11,13 @@
 #define TILE_X 16
 #endif
 
+/* PoCL does not fuse mad(); the host defines USE_FMA where fma() is done in hardware. */
+#ifdef USE_FMA
+#define MAD(a, b, c) fma(a, b, c)
+#else
+#define MAD(a, b, c) mad(a, b, c)
+#endif
+
 #if TILE_X == 1
 #define VEC          float
 #define VLOAD(p)     (*(p))
@@ -47,6 +54,7 @@ __kernel void conv2d_direct(__global const float *restrict x, __global const flo
        stored, which keeps the inner loop free of channel checks. */
     __global const float *wco[TILE_CO];
     VEC acc[TILE_CO];
+#pragma unroll
     for (int c = 0; c < TILE_CO; c++) {
         const int co = min(co0 + c, cout - 1);
         wco[c] = weight + (size_t)co * cin * kk;
@@ -71,13 +79,15 @@ __kernel void conv2d_direct(__global const float *restrict x, __global const flo
                     xv = VLOAD(xr + ix0 + kx);
                 } else {
                     float xs[TILE_X];
+#pragma unroll
                     for (int j = 0; j < TILE_X; j++) {
                         const int ix = ix0 + j * stride + kx;
                         xs[j] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
                     }
                     xv = VLOAD(xs);
                 }
-                for (int c = 0; c < TILE_CO; c++) acc[c] = mad((VEC)wco[c][woff + kx], xv, acc[c]);
+#pragma unroll
+                for (int c = 0; c < TILE_CO; c++) acc[c] = MAD((VEC)wco[c][woff + kx], xv, acc[c]);
             }
         }
     }
@@ -85,8 +95,9 @@ __kernel void conv2d_direct(__global const float *restrict x, __global const flo
     __global float *yp = y + ((size_t)n * cout + co0) * oh * ow + (size_t)oy * ow + ox0;
     const size_t out_plane = (size_t)oh * ow;
     const int full_x = ox0 + TILE_X <= ow;
+#pragma unroll
     for (int c = 0; c < TILE_CO; c++) {
-        if (co0 + c >= cout) break;
+        if (co0 + c >= cout) continue;
         VEC v = relu ? fmax(acc[c], (VEC)0.0f) : acc[c];
         __global float *yc = yp + (size_t)c * out_plane;
         if (full_x) {

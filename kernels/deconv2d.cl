@@ -11,6 +11,13 @@
 #define TILE_X 16
 #endif
 
+/* PoCL does not fuse mad(); the host defines USE_FMA where fma() is done in hardware. */
+#ifdef USE_FMA
+#define MAD(a, b, c) fma(a, b, c)
+#else
+#define MAD(a, b, c) mad(a, b, c)
+#endif
+
 #if TILE_X == 1
 #define VEC          float
 #define VLOAD(p)     (*(p))
@@ -58,6 +65,7 @@ __kernel void deconv2d_gather(__global const float *restrict x,
     /* Channels past cout read the last real channel's weights and are never stored. */
     __global const float *wco[TILE_CO];
     VEC acc[TILE_CO];
+#pragma unroll
     for (int c = 0; c < TILE_CO; c++) {
         const int co = min(co0 + c, cout - 1);
         wco[c] = weight + (size_t)co * kk;
@@ -85,21 +93,24 @@ __kernel void deconv2d_gather(__global const float *restrict x,
                     xv = VLOAD(xr + ix0);
                 } else {
                     float xs[TILE_X];
+#pragma unroll
                     for (int j = 0; j < TILE_X; j++) {
                         const int ix = ix0 + j;
                         xs[j] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
                     }
                     xv = VLOAD(xs);
                 }
-                for (int c = 0; c < TILE_CO; c++) acc[c] = mad((VEC)wco[c][woff + kx], xv, acc[c]);
+#pragma unroll
+                for (int c = 0; c < TILE_CO; c++) acc[c] = MAD((VEC)wco[c][woff + kx], xv, acc[c]);
             }
         }
     }
 
     const size_t out_plane = (size_t)oh * ow;
     __global float *yp = y + ((size_t)n * cout + co0) * out_plane + (size_t)oy * ow + px;
+#pragma unroll
     for (int c = 0; c < TILE_CO; c++) {
-        if (co0 + c >= cout) break;
+        if (co0 + c >= cout) continue;
         VEC v = relu ? fmax(acc[c], (VEC)0.0f) : acc[c];
         __global float *yc = yp + (size_t)c * out_plane;
         if (stride == 1 && q0 + TILE_X <= ow) {
@@ -108,9 +119,10 @@ __kernel void deconv2d_gather(__global const float *restrict x,
         }
         float vs[TILE_X];
         VSTORE(v, vs);
+#pragma unroll
         for (int j = 0; j < TILE_X; j++) {
             const int ox = px + stride * (q0 + j);
-            if (ox >= ow) break;
+            if (ox >= ow) continue;
             yc[stride * (q0 + j)] = vs[j];
         }
     }

@@ -123,7 +123,7 @@ int main(void) {
 
     clseg_context **ctxs;
     int n_ctx = tu_contexts(&ctxs);
-    static const int sides[][2] = {{1, 1}, {9, 7}, {33, 17}, {2, 3}, {8, 8}};
+    static const int sides[][2] = {{1, 1}, {9, 7}, {33, 17}, {2, 3}, {8, 8}, {5, 71}};
     static const int channels[] = {1, 3, 7, 16, 64};
     static const pool_params pools[] = {
         {2, 2, 0}, {2, 2, 1}, {3, 2, 0}, {3, 2, 1}, {3, 3, 1}, {2, 1, 0}, {1, 1, 0}, {1, 4, 1},

@@ -98,16 +98,38 @@ clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_cho
 void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, size_t len);
 
 /* The variants, one per op file (host/ops/<op>.c). */
+extern const op_variant conv2d_winograd;
+extern const op_variant conv2d_tiled;
+extern const op_variant conv2d_im2col_gemm;
 extern const op_variant conv2d_direct;
+extern const op_variant deconv2d_stride_decomposed;
+extern const op_variant deconv2d_gemm_col2im;
 extern const op_variant deconv2d_gather;
+extern const op_variant maxpool_vec;
 extern const op_variant maxpool_direct;
+extern const op_variant avgpool_vec;
 extern const op_variant avgpool_direct;
+extern const op_variant upsample_vec;
 extern const op_variant upsample_direct;
 extern const op_variant maxunpool_direct;
 extern const op_variant concat_direct;
 extern const op_variant add_direct;
 extern const op_variant softmax_direct;
 extern const op_variant argmax_direct;
+/* Training ops (host/ops/backward.h). */
+extern const op_variant conv2d_bwd_data_via_deconv;
+extern const op_variant conv2d_bwd_weight_tiled;
+extern const op_variant deconv2d_bwd_data_via_conv;
+extern const op_variant deconv2d_bwd_weight_tiled;
+extern const op_variant batchnorm_train_direct;
+extern const op_variant batchnorm_train_bwd_direct;
+extern const op_variant relu_bwd_direct;
+extern const op_variant add_bwd_direct;
+extern const op_variant concat_bwd_direct;
+extern const op_variant maxpool_bwd_direct;
+extern const op_variant maxunpool_bwd_direct;
+extern const op_variant upsample_bwd_direct;
+extern const op_variant softmax_xent_direct;
 
 /* Global work size helper: rounds n up to a multiple of m. */
 static inline size_t round_up(size_t n, size_t m) {

@@ -4,10 +4,40 @@
 #include <string.h>
 
 #include "ops.h"
+#include "../tune/choose.h"
 
 const op_variant *const op_variant_table[] = {
-    &conv2d_direct,    &deconv2d_gather, &maxpool_direct, &avgpool_direct, &upsample_direct,
-    &maxunpool_direct, &concat_direct,   &add_direct,     &softmax_direct, &argmax_direct,
+    &conv2d_winograd,
+    &conv2d_tiled,
+    &conv2d_im2col_gemm,
+    &conv2d_direct,
+    &deconv2d_stride_decomposed,
+    &deconv2d_gemm_col2im,
+    &deconv2d_gather,
+    &maxpool_vec,
+    &maxpool_direct,
+    &avgpool_vec,
+    &avgpool_direct,
+    &upsample_vec,
+    &upsample_direct,
+    &maxunpool_direct,
+    &concat_direct,
+    &add_direct,
+    &softmax_direct,
+    &argmax_direct,
+    &conv2d_bwd_data_via_deconv,
+    &conv2d_bwd_weight_tiled,
+    &deconv2d_bwd_data_via_conv,
+    &deconv2d_bwd_weight_tiled,
+    &batchnorm_train_direct,
+    &batchnorm_train_bwd_direct,
+    &relu_bwd_direct,
+    &add_bwd_direct,
+    &concat_bwd_direct,
+    &maxpool_bwd_direct,
+    &maxunpool_bwd_direct,
+    &upsample_bwd_direct,
+    &softmax_xent_direct,
 };
 const size_t op_variant_table_len = CLSEG_ARRAY_LEN(op_variant_table);
 
@@ -35,15 +65,10 @@ void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, siz
     }
 }
 
+/* The lookup order (tuned for this device + driver -> class default -> generic -> plain) lives
+   in host/tune/choose.c, where it also serves recorded devices that have no context. */
 clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out) {
-    for (size_t i = 0; i < op_variant_table_len; i++) {
-        const op_variant *v = op_variant_table[i];
-        op_config cfg = op_default_config(v);
-        if (op_variant_supports(v, &ctx->info, call, &cfg)) {
-            *out = (op_choice){v, cfg, CHOICE_GENERIC};
-            return CLSEG_OK;
-        }
-    }
+    if (op_choose_on(&ctx->info, ctx->tuning, ctx->plain_kernels, call, out)) return CLSEG_OK;
     return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "no %s variant supports this shape on %s",
                     op_kind_name(call->kind), ctx->info.name);
 }
