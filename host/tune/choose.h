@@ -1,0 +1,48 @@
+/* choose.h - picking a variant and its parameters for an op call on a device: tuned entry for
+   this exact device + driver -> device-class default (host/tune/defaults.c) -> generic default
+   (first supporting variant with its defaults) -> the plain fallback. Pure functions of the
+   device's properties, so they run on recorded devices (tests/fixtures/devices/) too. */
+#ifndef CLSEG_CHOOSE_H
+#define CLSEG_CHOOSE_H
+
+#include "profile.h"
+#include "tunedb.h"
+
+/* One rule of the defaults table: for devices of class `cls`, calls of `kind` whose shape
+   matches (0 = any), use `variant` with `params` (unnamed parameters keep their generic
+   defaults). The first matching rule whose configuration is legal on the device wins. */
+typedef struct default_rule {
+    dev_class cls;
+    op_kind kind;
+    int k, stride;          /* conv / deconv kernel size and stride */
+    int cin_min, cin_max;   /* input channels */
+    int cout_min, cout_max; /* output channels (conv / deconv) */
+    long px_min, px_max;    /* output pixels per image (h * w) */
+    const char *variant;
+    const char *params; /* "TILE_CO=8 TILE_X=4" */
+} default_rule;
+
+extern const default_rule default_rules[];
+extern const size_t default_rules_len;
+
+/* 1 if variant v with cfg may run call on dev: its own supports(), every parameter one of its
+   declared choices (or its default), the work-group parameters (WG_X, WG_Y, WG_Z, other WG_*
+   along x) within the device's limits, vector widths (parameters named VEC* / VW*) among
+   1, 2, 3, 4, 8, 16, and the extensions a variant's name implies (fp16 / half, subgroup). */
+int tune_config_legal(const clseg_device_info *dev, const op_variant *v, const op_call *call,
+                      const op_config *cfg);
+
+/* The plain configuration: the op's last-resort variant (the last in the table that supports
+   the call) with the smallest choice of each parameter, work-group shape excepted (WG_* keep
+   their defaults: the launch shape is not the algorithm). The baseline benchmarks compare with. */
+int op_plain_choice(const clseg_device_info *dev, const op_call *call, op_choice *out);
+
+/* The default-table rule configuration for call on dev (CHOICE_CLASS_DEFAULT), if any. */
+int op_class_default(const clseg_device_info *dev, const op_call *call, op_choice *out);
+
+/* The whole lookup. db may be NULL; plain = 1 forces op_plain_choice. 0 if no variant at all
+   supports the call. */
+int op_choose_on(const clseg_device_info *dev, const tunedb *db, int plain, const op_call *call,
+                 op_choice *out);
+
+#endif

@@ -1,0 +1,275 @@
+/* test_selection.c - the selector on recorded devices: class of every fixture, and for every
+   fixture, shipped network spec, layer and a few input sizes the chosen variant and parameters
+   are legal there; the defaults table names only real variants and parameters. */
+/* ctest-label: host */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/spec.h"
+#include "testutil.h"
+#include "tune/choose.h"
+#include "tune/workload.h"
+
+#define MAX_FILES 64
+
+static int list_dir(const char *dir, const char *suffix, char (*out)[512], int max) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        size_t l = strlen(e->d_name), s = strlen(suffix);
+        if (l > s && !strcmp(e->d_name + l - s, suffix))
+            snprintf(out[n++], 512, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    /* sorted, so that failures read the same on every machine */
+    qsort(out, (size_t)n, 512, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* Independent of choose.c's own check, so that a bug there does not hide itself. */
+static int legal_here(const clseg_device_info *dev, const op_call *call, const op_choice *c,
+                      char *why, size_t len) {
+    const op_variant *v = c->variant;
+    if (v->kind != call->kind) return snprintf(why, len, "variant of another op"), 0;
+    if (v->supports && !v->supports(dev, call, &c->cfg))
+        return snprintf(why, len, "its supports() says no"), 0;
+    size_t wg[3] = {1, 1, 1};
+    for (int i = 0; i < v->n_params; i++) {
+        const variant_param *p = &v->params[i];
+        int val = c->cfg.v[i], listed = val == p->def;
+        for (int j = 0; j < p->n_choices; j++) listed |= p->choices[j] == val;
+        if (!listed) return snprintf(why, len, "%s=%d is not one of its choices", p->name, val), 0;
+        if (!strcmp(p->name, "WG_X")) wg[0] = (size_t)val;
+        if (!strcmp(p->name, "WG_Y")) wg[1] = (size_t)val;
+        if (!strcmp(p->name, "WG_Z")) wg[2] = (size_t)val;
+        if (!strncmp(p->name, "WG_", 3) && strcmp(p->name, "WG_Y") && strcmp(p->name, "WG_Z") &&
+            strcmp(p->name, "WG_X"))
+            wg[0] *= (size_t)val;
+        if ((!strncmp(p->name, "VEC", 3) || !strncmp(p->name, "VW", 2)) && val != 1 && val != 2 &&
+            val != 3 && val != 4 && val != 8 && val != 16)
+            return snprintf(why, len, "vector width %s=%d", p->name, val), 0;
+    }
+    for (int d = 0; d < 3; d++)
+        if (wg[d] > dev->max_work_item_sizes[d])
+            return snprintf(why, len, "work-group dimension %d is %zu > %zu", d, wg[d],
+                            dev->max_work_item_sizes[d]),
+                   0;
+    if (wg[0] * wg[1] * wg[2] > dev->max_work_group_size)
+        return snprintf(why, len, "work-group of %zu > %zu", wg[0] * wg[1] * wg[2],
+                        dev->max_work_group_size),
+               0;
+    if ((strstr(v->name, "fp16") || strstr(v->name, "half")) && !dev->has_fp16)
+        return snprintf(why, len, "needs cl_khr_fp16"), 0;
+    if (strstr(v->name, "subgroup") && !dev->has_subgroups)
+        return snprintf(why, len, "needs subgroups"), 0;
+    return 1;
+}
+
+static int checked_layers;
+
+static void check_network(const char *dev_file, const clseg_device_info *dev, const char *cfg,
+                          const net_spec *spec, int w, int h, int n) {
+    net_call *calls = calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
+    int count = 0;
+    char err[512];
+    clseg_status st = workload_net_calls(spec, 12, (shape4){n, spec->input_channels, h, w}, calls,
+                                         &count, err, sizeof err);
+    if (st != CLSEG_OK) {
+        /* Some specs (skip connections) only fit sizes divisible by their total stride. */
+        CHECK(w != 480 || h != 352, "%s at 480x352: %s", cfg, err);
+        free(calls);
+        return;
+    }
+    for (int i = 0; i < count; i++) {
+        const op_call *c = &calls[i].call;
+        for (int plain = 0; plain < 2; plain++) {
+            op_choice ch;
+            char why[160] = "";
+            int ok = op_choose_on(dev, NULL, plain, c, &ch);
+            CHECK(ok, "%s: %s %dx%d layer %s: no variant chosen", dev_file, cfg, w, h,
+                  calls[i].name);
+            if (!ok) continue;
+            CHECK(legal_here(dev, c, &ch, why, sizeof why), "%s: %s %dx%d layer %s%s: %s %s",
+                  dev_file, cfg, w, h, calls[i].name, plain ? " (plain)" : "", ch.variant->name,
+                  why);
+            if (!plain) checked_layers++;
+        }
+    }
+    free(calls);
+}
+
+/* A tuned record is used only when it is for this device + driver and legal there. */
+static void check_tuned_lookup(const clseg_device_info *dev) {
+    op_call c;
+    memset(&c, 0, sizeof c);
+    c.kind = OP_CONV2D;
+    c.p.conv = (conv2d_params){64, 128, 3, 1, 1, 1};
+    c.in[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 64, 88, 120}};
+    c.in[1].mem = c.in[2].mem = WORKLOAD_PLACEHOLDER;
+    c.out[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 128, 88, 120}};
+    const op_variant *v = op_variant_find(OP_CONV2D, "direct");
+    CHECK(v != NULL, "conv2d has a 'direct' variant");
+    if (!v) return;
+    tune_record r;
+    memset(&r, 0, sizeof r);
+    r.kind = TREC_OP;
+    tune_device_key(dev, r.device, r.driver);
+    op_signature(&c, r.key, sizeof r.key);
+    snprintf(r.variant, sizeof r.variant, "direct");
+    r.ms = 1;
+    tunedb db = {0};
+
+    /* legal: taken */
+    snprintf(r.params, sizeof r.params, "TILE_CO=2 TILE_X=2 WG_X=4 WG_Y=4 WG_Z=1");
+    CHECK_OK(tunedb_put(&db, &r));
+    op_choice ch;
+    CHECK(op_choose_on(dev, &db, 0, &c, &ch) && ch.source == CHOICE_TUNED && ch.variant == v &&
+              ch.cfg.v[0] == 2,
+          "%s: a legal tuned record is used", dev->name);
+    tunedb other = {0};
+    tune_record r2 = r;
+    r2.driver[0] ^= 1; /* another driver version */
+    CHECK_OK(tunedb_put(&other, &r2));
+    CHECK(op_choose_on(dev, &other, 0, &c, &ch) && ch.source != CHOICE_TUNED,
+          "%s: a record for another driver is not used", dev->name);
+    /* a work-group beyond the device, a value off the grid, an unknown parameter or variant:
+       skipped, the selector falls back */
+    const char *bad[] = {"WG_X=32 WG_Y=32 WG_Z=32", "TILE_CO=3", "BOGUS=1", NULL};
+    for (int k = 0; bad[k]; k++) {
+        snprintf(r.params, sizeof r.params, "%s", bad[k]);
+        CHECK_OK(tunedb_put(&db, &r));
+        CHECK(op_choose_on(dev, &db, 0, &c, &ch) && ch.source != CHOICE_TUNED &&
+                  legal_here(dev, &c, &ch, (char[64]){0}, 64),
+              "%s: illegal tuned record '%s' is skipped", dev->name, bad[k]);
+    }
+    snprintf(r.variant, sizeof r.variant, "no_such_variant");
+    snprintf(r.params, sizeof r.params, "TILE_CO=2");
+    CHECK_OK(tunedb_put(&db, &r));
+    CHECK(op_choose_on(dev, &db, 0, &c, &ch) && ch.source != CHOICE_TUNED,
+          "%s: a record naming an unknown variant is skipped", dev->name);
+    tunedb_free(&db);
+    tunedb_free(&other);
+}
+
+/* Every rule names a variant of its op, parameters it has and values among their choices. */
+static void check_defaults_table(void) {
+    for (size_t i = 0; i < default_rules_len; i++) {
+        const default_rule *r = &default_rules[i];
+        const op_variant *v = op_variant_find(r->kind, r->variant);
+        CHECK(v != NULL, "default rule %zu (%s, %s): no variant '%s'", i, dev_class_name(r->cls),
+              op_kind_name(r->kind), r->variant);
+        op_config cfg;
+        if (!v) continue;
+        CHECK(tune_params_to_config(v, r->params, &cfg), "default rule %zu: parameters '%s' of %s",
+              i, r->params, v->name);
+        for (int p = 0; p < v->n_params; p++) {
+            int listed = cfg.v[p] == v->params[p].def;
+            for (int j = 0; j < v->params[p].n_choices; j++)
+                listed |= v->params[p].choices[j] == cfg.v[p];
+            CHECK(listed, "default rule %zu: %s=%d is not a choice", i, v->params[p].name,
+                  cfg.v[p]);
+        }
+    }
+}
+
+static void check_fixture_parser(void) {
+    clseg_device_info d;
+    char err[256];
+    int cls;
+    const char *good = "name = X\ndriver_version = 1\ntype = GPU\ncompute_units = 4\n"
+                       "global_mem_bytes = 1073741824\nlocal_mem_bytes = 0x8000\n"
+                       "local_mem_type = local\nmax_alloc_bytes = 268435456\n"
+                       "max_work_group_size = 256\nmax_work_item_sizes = [256, 256, 64]\n"
+                       "preferred_vector_width_float = 4\nextensions = cl_khr_fp16 x\n"
+                       "class = unknown-gpu\n";
+    CHECK(dev_fixture_parse(good, &d, &cls, err, sizeof err) == CLSEG_OK, "good fixture: %s", err);
+    CHECK(d.local_mem_bytes == 32768 && d.max_work_item_sizes[2] == 64 && d.has_fp16 &&
+              !d.has_fp64 && cls == DEV_UNKNOWN_GPU && d.local_mem_is_dedicated,
+          "fixture values");
+    char bad[2048];
+    snprintf(bad, sizeof bad, "%sbogus = 1\n", good);
+    CHECK(dev_fixture_parse(bad, &d, &cls, err, sizeof err) == CLSEG_ERR_FORMAT &&
+              strstr(err, "line 14") && strstr(err, "bogus"),
+          "unknown key rejected with its line: %s", err);
+    CHECK(dev_fixture_parse("name = X\n", &d, &cls, err, sizeof err) == CLSEG_ERR_FORMAT &&
+              strstr(err, "missing"),
+          "missing keys rejected: %s", err);
+    snprintf(bad, sizeof bad, "%sname = Y\n", good);
+    CHECK(dev_fixture_parse(bad, &d, &cls, err, sizeof err) == CLSEG_ERR_FORMAT,
+          "duplicate key rejected");
+}
+
+static void check_names(void) {
+    clseg_device_info d;
+    memset(&d, 0, sizeof d);
+    char out[256];
+    snprintf(d.name, sizeof d.name, "pthread-skylake-avx512-AMD EPYC");
+    dev_normalized_name(&d, out, sizeof out);
+    CHECK(!strcmp(out, "skylake-avx512-AMD EPYC"), "PoCL prefix dropped: '%s'", out);
+    snprintf(d.name, sizeof d.name, "  cpu-haswell-Intel(R)   Core(TM) ");
+    dev_normalized_name(&d, out, sizeof out);
+    CHECK(!strcmp(out, "haswell-Intel(R) Core(TM)"), "blanks collapsed: '%s'", out);
+    /* Mali generations by model number */
+    d.type = CLSEG_DEVICE_GPU;
+    d.vendor_id = 0x13b5;
+    const struct {
+        const char *name;
+        dev_class cls;
+    } mali[] = {{"Mali-G76 r0p0", DEV_MALI_BIFROST}, {"Mali-G31", DEV_MALI_BIFROST},
+                {"Mali-G77", DEV_MALI_VALHALL},      {"Mali-G610 MC6", DEV_MALI_VALHALL},
+                {"Mali-G715", DEV_MALI_VALHALL},     {"Mali-T860", DEV_UNKNOWN_GPU}};
+    for (size_t i = 0; i < CLSEG_ARRAY_LEN(mali); i++) {
+        snprintf(d.name, sizeof d.name, "%s", mali[i].name);
+        CHECK(dev_classify(&d) == mali[i].cls, "%s is %s, got %s", mali[i].name,
+              dev_class_name(mali[i].cls), dev_class_name(dev_classify(&d)));
+    }
+}
+
+int main(void) {
+    char(*devs)[512] = calloc(MAX_FILES, 512), (*cfgs)[512] = calloc(MAX_FILES, 512);
+    int nd = list_dir(CLSEG_SOURCE_DIR "/tests/fixtures/devices", ".dev", devs, MAX_FILES);
+    int nc = list_dir(CLSEG_SOURCE_DIR "/models", ".cfg", cfgs, MAX_FILES);
+    CHECK(nd >= 12, "device fixtures found: %d", nd);
+    CHECK(nc >= 4, "model specs found: %d", nc);
+    int seen_class[DEV_CLASS_COUNT] = {0};
+    static const int sizes[][3] = {
+        {480, 352, 1}, {64, 48, 1}, {17, 13, 1}, {1280, 720, 1}, {480, 352, 2}};
+    net_spec *spec = calloc(1, sizeof *spec);
+    for (int i = 0; i < nd; i++) {
+        clseg_device_info dev;
+        int expect = -1;
+        char err[512];
+        clseg_status st = dev_fixture_load(devs[i], &dev, &expect, err, sizeof err);
+        CHECK(st == CLSEG_OK, "%s", err);
+        if (st != CLSEG_OK) continue;
+        CHECK(expect >= 0, "%s: names its class", devs[i]);
+        CHECK(dev_classify(&dev) == (dev_class)expect, "%s: classified %s, expected %s", devs[i],
+              dev_class_name(dev_classify(&dev)), dev_class_name((dev_class)expect));
+        if (expect >= 0) seen_class[expect] = 1;
+        for (int m = 0; m < nc; m++) {
+            uint8_t *text = NULL;
+            size_t size;
+            st = clseg_read_file(cfgs[m], 1 << 20, &text, &size, err, sizeof err);
+            if (st == CLSEG_OK) st = spec_parse((const char *)text, spec, err, sizeof err);
+            free(text);
+            CHECK(st == CLSEG_OK, "%s: %s", cfgs[m], err);
+            if (st != CLSEG_OK) continue;
+            for (size_t s = 0; s < CLSEG_ARRAY_LEN(sizes); s++)
+                check_network(devs[i], &dev, cfgs[m], spec, sizes[s][0], sizes[s][1], sizes[s][2]);
+        }
+        check_tuned_lookup(&dev);
+    }
+    for (int c = 0; c < DEV_CLASS_COUNT; c++)
+        CHECK(seen_class[c], "a fixture of class %s", dev_class_name((dev_class)c));
+    printf("checked %d layer choices\n", checked_layers);
+    check_defaults_table();
+    check_fixture_parser();
+    check_names();
+    free(spec);
+    free(devs);
+    free(cfgs);
+    return tu_finish("test_selection");
+}
