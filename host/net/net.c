@@ -1,5 +1,5 @@
-/* net.c - the network executor: uploads folded weights, plans activations for an input size,
-   and runs the layers' ops on the device. */
+/* net.c - the network executor: uploads folded weights, plans activations for an input size
+   (sharing device buffers by liveness), runs the layers' ops on the device, and times them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +7,14 @@
 #include "../ops/ops.h"
 #include "exec.h"
 #include "fold.h"
+#include "memplan.h"
 #include "plan.h"
 
 typedef struct layer_rt {
     cl_mem weight, bias; /* conv / deconv */
-    cl_mem out;
-    cl_mem indices;   /* maxpool read by an unpool */
-    op_choice choice; /* variant and parameters for the current input shape */
+    cl_mem out;          /* borrowed from net->slots */
+    cl_mem indices;      /* maxpool read by an unpool; borrowed from net->slots */
+    op_choice choice;    /* variant and parameters for the current input shape */
 } layer_rt;
 
 struct clseg_net {
@@ -24,14 +25,18 @@ struct clseg_net {
     float mean[4], std[4];
     layer_rt layers[SPEC_MAX_LAYERS];
     uint64_t weight_bytes;
+    int no_memplan; /* 1 = one buffer per tensor (for comparison) */
 
     /* activations for the current input shape */
     shape4 in_shape;
     layer_step steps[SPEC_MAX_LAYERS];
+    memplan plan;
+    cl_mem slots[MEMPLAN_MAX_TENSORS];
+    uint64_t planned_bytes; /* activations with the planner, whether or not it is on */
     cl_mem input, labels;
     op_choice argmax_choice;
-    uint64_t activation_bytes;
-    float *staging; /* host copy of the normalised input for segment() */
+    uint64_t activation_bytes; /* input, labels and slots */
+    float *staging;            /* host copy of the normalised input for segment() */
 };
 
 static void release(cl_mem *m) {
@@ -41,9 +46,11 @@ static void release(cl_mem *m) {
 
 static void free_activations(clseg_net *net) {
     for (int i = 0; i < net->spec.n_layers; i++) {
-        release(&net->layers[i].out);
-        release(&net->layers[i].indices);
+        net->layers[i].out = NULL;
+        net->layers[i].indices = NULL;
     }
+    for (int s = 0; s < net->plan.n_slots; s++) release(&net->slots[s]);
+    net->plan.n_slots = 0;
     release(&net->input);
     release(&net->labels);
     net->activation_bytes = 0;
@@ -52,6 +59,10 @@ static void free_activations(clseg_net *net) {
 
 void clseg_net_free(clseg_net *net) {
     if (!net) return;
+    /* After a failed forward, kernels already enqueued may still use these buffers; OpenCL lets
+       them be released anyway, but PoCL 3.1 once freed a bad pointer doing so (under fault
+       injection, docs/reliability.md). */
+    ctx_finish(net->ctx);
     free_activations(net);
     for (int i = 0; i < net->spec.n_layers; i++) {
         release(&net->layers[i].weight);
@@ -105,6 +116,11 @@ clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_m
     return CLSEG_OK;
 }
 
+static dtensor layer_input(const clseg_net *net, int src) {
+    return src == SPEC_INPUT ? (dtensor){net->input, net->in_shape}
+                             : (dtensor){net->layers[src].out, net->steps[src].out};
+}
+
 static op_call step_call(const clseg_net *net, int i) {
     const layer_step *s = &net->steps[i];
     const layer_rt *L = &net->layers[i];
@@ -112,11 +128,7 @@ static op_call step_call(const clseg_net *net, int i) {
     memset(&c, 0, sizeof c);
     c.kind = s->op;
     memcpy(&c.p, &s->p, sizeof s->p);
-    for (int k = 0; k < s->n_in; k++) {
-        int src = s->in[k];
-        c.in[k] = src == SPEC_INPUT ? (dtensor){net->input, net->in_shape}
-                                    : (dtensor){net->layers[src].out, net->steps[src].out};
-    }
+    for (int k = 0; k < s->n_in; k++) c.in[k] = layer_input(net, s->in[k]);
     if (s->op == OP_CONV2D || s->op == OP_DECONV2D) {
         c.in[1].mem = L->weight;
         c.in[2].mem = L->bias;
@@ -137,6 +149,37 @@ static op_call argmax_call(const clseg_net *net) {
     return c;
 }
 
+/* Plans the activations of the current steps; with the planner off, still works out what it
+   would have saved (clseg_net_memory_stats reports both). */
+static clseg_status plan_memory(clseg_net *net) {
+    memplan_build(net->steps, net->spec.n_layers, !net->no_memplan, &net->plan);
+    net->planned_bytes = net->plan.total_bytes;
+    if (net->no_memplan) {
+        memplan *p = clseg_malloc(sizeof *p);
+        if (!p) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+        memplan_build(net->steps, net->spec.n_layers, 1, p);
+        net->planned_bytes = p->total_bytes;
+        free(p);
+    }
+    return CLSEG_OK;
+}
+
+static clseg_status alloc_activations(clseg_net *net) {
+    clseg_context *ctx = net->ctx;
+    shape4 in = net->in_shape;
+    clseg_status st = ctx_buffer(ctx, shape4_count(in) * 4, NULL, &net->input);
+    if (st == CLSEG_OK) st = ctx_buffer(ctx, (size_t)in.n * in.h * in.w * 4, NULL, &net->labels);
+    for (int s = 0; st == CLSEG_OK && s < net->plan.n_slots; s++)
+        st = ctx_buffer(ctx, (size_t)net->plan.slot_bytes[s], NULL, &net->slots[s]);
+    if (st != CLSEG_OK) return st;
+    for (int i = 0; i < net->spec.n_layers; i++) {
+        net->layers[i].out = net->slots[net->plan.t[net->plan.out_tensor[i]].slot];
+        int ix = net->plan.idx_tensor[i];
+        net->layers[i].indices = ix >= 0 ? net->slots[net->plan.t[ix].slot] : NULL;
+    }
+    return CLSEG_OK;
+}
+
 clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     if (!net || n < 1 || height < 1 || width < 1) return CLSEG_ERR_INVALID_ARGUMENT;
     clseg_context *ctx = net->ctx;
@@ -148,15 +191,14 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     free_activations(net);
     clseg_status st =
         net_plan(&net->spec, net->classes, in, net->steps, ctx->error, sizeof ctx->error);
+    if (st == CLSEG_OK) st = plan_memory(net);
     if (st != CLSEG_OK) return st;
 
     /* Check the whole footprint against the device before allocating anything. */
     uint64_t total = shape4_count(in) * 4 + (uint64_t)n * height * width * 4, largest = 0;
-    for (int i = 0; i < net->spec.n_layers; i++) {
-        uint64_t b = (uint64_t)shape4_count(net->steps[i].out) * 4;
-        total += b * (net->steps[i].wants_indices ? 2 : 1);
-        if (b > largest) largest = b;
-    }
+    total += net->plan.total_bytes;
+    for (int t = 0; t < net->plan.n_tensors; t++)
+        largest = CLSEG_MAX(largest, net->plan.t[t].bytes);
     if (largest > ctx->info.max_alloc_bytes ||
         total + net->weight_bytes > ctx->info.global_mem_bytes)
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE,
@@ -165,20 +207,12 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
                         width, height, n, (total + net->weight_bytes) / 1048576.0,
                         largest / 1048576.0, ctx->info.name, ctx->info.global_mem_bytes / 1048576.0,
                         ctx->info.max_alloc_bytes / 1048576.0);
-
-    st = ctx_buffer(ctx, shape4_count(in) * 4, NULL, &net->input);
-    if (st == CLSEG_OK) st = ctx_buffer(ctx, (size_t)n * height * width * 4, NULL, &net->labels);
-    for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
-        size_t b = shape4_count(net->steps[i].out) * 4;
-        st = ctx_buffer(ctx, b, NULL, &net->layers[i].out);
-        if (st == CLSEG_OK && net->steps[i].wants_indices)
-            st = ctx_buffer(ctx, b, NULL, &net->layers[i].indices);
-    }
+    net->in_shape = in;
+    st = alloc_activations(net);
     if (st != CLSEG_OK) {
         free_activations(net);
         return st;
     }
-    net->in_shape = in;
     net->activation_bytes = total;
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
         op_call c = step_call(net, i);
@@ -194,27 +228,119 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     return st;
 }
 
-static clseg_status run_layers(clseg_net *net) {
+/* Kernel launches of one profiled forward, tagged with the layer that issued them. */
+typedef struct launch_log {
+    int layer;
+    double *host_ms; /* CLSEG_LAYER_TIMING_HOST: each layer's wall clock, with a finish after it */
+    cl_event *events;
+    int *layers;
+    size_t n, cap;
+    int overflow; /* a launch could not be recorded (out of memory) */
+} launch_log;
+
+static void record_launch(void *user, const char *kernel, cl_event ev) {
+    (void)kernel;
+    launch_log *log = user;
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? 2 * log->cap : 64;
+        cl_event *e = clseg_realloc(log->events, cap * sizeof *e);
+        if (e) log->events = e;
+        int *l = e ? clseg_realloc(log->layers, cap * sizeof *l) : NULL;
+        if (l) log->layers = l;
+        if (!e || !l) {
+            log->overflow = 1;
+            return;
+        }
+        log->cap = cap;
+    }
+    if (clRetainEvent(ev) != CL_SUCCESS) {
+        log->overflow = 1;
+        return;
+    }
+    log->events[log->n] = ev;
+    log->layers[log->n++] = log->layer;
+}
+
+static clseg_status run_layers(clseg_net *net, launch_log *log) {
     for (int i = 0; i < net->spec.n_layers; i++) {
+        if (log) log->layer = i;
+        double t0 = clseg_now_ms();
         op_call c = step_call(net, i);
         clseg_status st = op_run_choice(net->ctx, &c, &net->layers[i].choice);
+        if (st == CLSEG_OK && log && log->host_ms) {
+            st = ctx_finish(net->ctx);
+            log->host_ms[i] = clseg_now_ms() - t0;
+        }
         if (st != CLSEG_OK) return st;
     }
     return CLSEG_OK;
 }
 
+static clseg_status forward(clseg_net *net, const float *input, int n, int height, int width,
+                            float *logits, launch_log *log) {
+    clseg_context *ctx = net->ctx;
+    clseg_status st = clseg_net_prepare(net, n, height, width);
+    if (st == CLSEG_OK) st = ctx_write(ctx, net->input, 0, shape4_count(net->in_shape) * 4, input);
+    if (st == CLSEG_OK) {
+        void (*hook)(void *, const char *, cl_event) = ctx->on_launch;
+        void *hook_user = ctx->on_launch_user;
+        if (log && !log->host_ms) {
+            ctx->on_launch = record_launch;
+            ctx->on_launch_user = log;
+        }
+        st = run_layers(net, log);
+        ctx->on_launch = hook;
+        ctx->on_launch_user = hook_user;
+    }
+    if (st == CLSEG_OK) {
+        int last = net->spec.n_layers - 1;
+        st =
+            ctx_read(ctx, net->layers[last].out, 0, shape4_count(net->steps[last].out) * 4, logits);
+    }
+    return st;
+}
+
 clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int height, int width,
                                float *logits) {
     if (!net || !input || !logits) return CLSEG_ERR_INVALID_ARGUMENT;
-    clseg_status st = clseg_net_prepare(net, n, height, width);
-    if (st == CLSEG_OK)
-        st = ctx_write(net->ctx, net->input, 0, shape4_count(net->in_shape) * 4, input);
-    if (st == CLSEG_OK) st = run_layers(net);
-    if (st == CLSEG_OK) {
-        int last = net->spec.n_layers - 1;
-        st = ctx_read(net->ctx, net->layers[last].out, 0, shape4_count(net->steps[last].out) * 4,
-                      logits);
+    return forward(net, input, n, height, width, logits, NULL);
+}
+
+clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int n, int height,
+                                        int width, float *logits, double *layer_ms,
+                                        clseg_layer_timing timing) {
+    if (!net || !input || !logits || !layer_ms) return CLSEG_ERR_INVALID_ARGUMENT;
+    clseg_context *ctx = net->ctx;
+    launch_log log = {0};
+    if (timing == CLSEG_LAYER_TIMING_HOST) {
+        for (int i = 0; i < net->spec.n_layers; i++) layer_ms[i] = 0;
+        log.host_ms = layer_ms;
+        return forward(net, input, n, height, width, logits, &log);
     }
+    if (timing != CLSEG_LAYER_TIMING_EVENTS) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (!ctx->profiling)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "per-layer timing needs a context created with enable_profiling");
+    clseg_status st = forward(net, input, n, height, width, logits, &log);
+    if (st == CLSEG_OK) st = ctx_finish(ctx);
+    if (st == CLSEG_OK && log.overflow)
+        st = ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory recording kernel events");
+    for (int i = 0; i < net->spec.n_layers; i++) layer_ms[i] = 0;
+    for (size_t k = 0; k < log.n; k++) {
+        cl_ulong t0 = 0, t1 = 0;
+        cl_int e = CL_SUCCESS;
+        if (st == CLSEG_OK)
+            e = clGetEventProfilingInfo(log.events[k], CL_PROFILING_COMMAND_START, sizeof t0, &t0,
+                                        NULL);
+        if (st == CLSEG_OK && e == CL_SUCCESS)
+            e = clGetEventProfilingInfo(log.events[k], CL_PROFILING_COMMAND_END, sizeof t1, &t1,
+                                        NULL);
+        if (st == CLSEG_OK && e != CL_SUCCESS) st = ctx_cl_fail(ctx, e, "clGetEventProfilingInfo");
+        if (st == CLSEG_OK && t1 > t0) layer_ms[log.layers[k]] += (double)(t1 - t0) / 1e6;
+        clReleaseEvent(log.events[k]);
+    }
+    free(log.events);
+    free(log.layers);
     return st;
 }
 
@@ -234,7 +360,7 @@ clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, in
     int32_t *lab = clseg_malloc(plane * sizeof *lab);
     if (!lab) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     st = ctx_write(net->ctx, net->input, 0, plane * 3 * sizeof *x, x);
-    if (st == CLSEG_OK) st = run_layers(net);
+    if (st == CLSEG_OK) st = run_layers(net, NULL);
     if (st == CLSEG_OK) {
         op_call c = argmax_call(net);
         st = op_run_choice(net->ctx, &c, &net->argmax_choice);
@@ -244,4 +370,77 @@ clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, in
         for (size_t i = 0; i < plane; i++) labels[i] = (uint8_t)lab[i];
     free(lab);
     return st;
+}
+
+clseg_status clseg_net_set_memory_planning(clseg_net *net, int enabled) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (net->no_memplan == !enabled) return CLSEG_OK;
+    net->no_memplan = !enabled;
+    shape4 s = net->in_shape;
+    free_activations(net);
+    return s.n ? clseg_net_prepare(net, s.n, s.h, s.w) : CLSEG_OK;
+}
+
+void clseg_net_memory_stats(const clseg_net *net, clseg_memory_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!net) return;
+    out->weight_bytes = net->weight_bytes;
+    out->memory_planning = !net->no_memplan;
+    out->scratch_bytes = net->ctx->scratch_bytes;
+    if (!net->in_shape.n) return;
+    out->activation_bytes = net->plan.total_bytes;
+    out->io_bytes = net->activation_bytes - net->plan.total_bytes;
+    out->activation_bytes_planned = net->planned_bytes;
+    out->activation_bytes_unplanned = net->plan.unplanned_bytes;
+    out->activation_bytes_live_peak = net->plan.live_peak_bytes;
+    out->activation_buffers = net->plan.n_slots;
+}
+
+int clseg_net_layer_count(const clseg_net *net) {
+    return net ? net->spec.n_layers : 0;
+}
+
+static const char *source_name(choice_source s) {
+    return s == CHOICE_TUNED ? "tuned" : s == CHOICE_CLASS_DEFAULT ? "default" : "generic";
+}
+
+clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
+    if (!net || !out || i < 0 || i >= net->spec.n_layers) return CLSEG_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    const layer_step *s = &net->steps[i];
+    const op_choice *ch = &net->layers[i].choice;
+    snprintf(out->name, sizeof out->name, "%s", net->spec.layers[i].name);
+    snprintf(out->op, sizeof out->op, "%s", op_kind_name(s->op));
+    if (!net->in_shape.n || !ch->variant) return CLSEG_OK;
+    snprintf(out->variant, sizeof out->variant, "%s", ch->variant->name);
+    snprintf(out->source, sizeof out->source, "%s", source_name(ch->source));
+    size_t off = 0;
+    for (int k = 0; k < ch->variant->n_params && off < sizeof out->params; k++) {
+        int w = snprintf(out->params + off, sizeof out->params - off, "%s%s=%d", off ? " " : "",
+                         ch->variant->params[k].name, ch->cfg.v[k]);
+        if (w < 0) break;
+        off += (size_t)w;
+    }
+    out->out_shape[0] = s->out.n;
+    out->out_shape[1] = s->out.c;
+    out->out_shape[2] = s->out.h;
+    out->out_shape[3] = s->out.w;
+
+    double elems = (double)shape4_count(s->out) * (s->wants_indices ? 2 : 1);
+    for (int k = 0; k < s->n_in; k++) elems += (double)shape4_count(layer_input(net, s->in[k]).s);
+    shape4 x = layer_input(net, s->in[0]).s;
+    if (s->op == OP_CONV2D) {
+        const conv2d_params *p = &s->p.conv;
+        out->flop = conv2d_flops(x, p);
+        elems += (double)p->cin * p->cout * p->k * p->k + p->cout;
+    } else if (s->op == OP_DECONV2D) {
+        const deconv2d_params *p = &s->p.deconv;
+        out->flop = deconv2d_flops(x, p);
+        elems += (double)p->cin * p->cout * p->k * p->k + p->cout;
+    } else if (s->op == OP_MAXUNPOOL) {
+        elems += (double)shape4_count(x);
+    }
+    out->bytes = elems * 4;
+    return CLSEG_OK;
 }
