@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - README's second command: install, format check, -Werror build, the ctest suite on PoCL
-# and on Mesa rusticl (llvmpipe), the cross-device end-to-end check, and an ASan+UBSan build
-# running the host-side (reference and file-parsing) tests.
+# and on Mesa rusticl (llvmpipe), the cross-device end-to-end check, an ASan+UBSan build
+# running the host-side (reference and file-parsing) tests, the fault-injection sweeps under
+# ASan/LSan on both devices, and a 30 s smoke run of every fuzz target (docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/deps.sh
@@ -31,3 +32,21 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer: host-side tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLSEG_SANITIZE=ON -DCLSEG_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -L host
+
+echo "== fault injection (ASan/LSan): every OpenCL call, then every allocation, of a forward pass fails in turn"
+# Only the ICD under test is loaded: Mesa's clover, which has no device here, unloads its gallium
+# driver after probing and LSan cannot name the module of what it keeps (docs/reliability.md).
+cmake -S . -B build-fault -DCMAKE_BUILD_TYPE=Debug -DCLSEG_SANITIZE=ON -DCLSEG_FAULT_INJECTION=ON \
+    -DCLSEG_WERROR=ON >/dev/null
+cmake --build build-fault -j"$jobs"
+for dev in pocl rusticl; do
+    RUSTICL_ENABLE=llvmpipe CLSEG_DEVICE=$dev OCL_ICD_VENDORS=/etc/OpenCL/vendors/$dev.icd \
+        ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp \
+        ctest --test-dir build-fault --output-on-failure -R '^test_fault_'
+done
+
+echo "== fuzz smoke: every libFuzzer target for 30 s from its seed corpus, zero findings"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLSEG_FUZZ=ON \
+    -DCLSEG_BUILD_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs"
+bash tests/fuzz/run.sh build-fuzz 30
