@@ -93,6 +93,12 @@ typedef struct clseg_context_options {
                                $XDG_CACHE_HOME/clseg, else ~/.cache/clseg) */
     int disable_cache;      /* 1 = never read or write the cache (also $CLSEG_NO_CACHE=1) */
     int enable_profiling;   /* 1 = create the queue with CL_QUEUE_PROFILING_ENABLE */
+    const char *tuning_db;  /* tuning database written by `clseg tune` (NULL = $CLSEG_TUNING_DB,
+                               else tuning.db in the cache directory above; "" = none). A
+                               corrupt or foreign file is ignored: see clseg_context_warning */
+    int plain_kernels;      /* 1 = run every op's plain kernel (its last-resort variant with the
+                               smallest tiles), the baseline for benchmarks; also
+                               $CLSEG_PLAIN_KERNELS=1 */
 } clseg_context_options;
 
 /* Creates a context on the selected device. opts may be NULL for defaults. On failure *out is
@@ -106,6 +112,10 @@ const clseg_device_info *clseg_context_device(const clseg_context *ctx);
 
 /* Text of the last error on this context ("" if none). Valid until the next call on ctx. */
 const char *clseg_context_error(const clseg_context *ctx);
+
+/* Why the context ignored something it was given, e.g. a corrupt or foreign tuning database
+   ("" if nothing). The library never prints; callers may show it. */
+const char *clseg_context_warning(const clseg_context *ctx);
 
 /* Build log of the last failed kernel compilation ("" if none). */
 const char *clseg_context_build_log(const clseg_context *ctx);
@@ -162,6 +172,65 @@ clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, in
    class scores (n x K x height x width, before softmax) to logits. */
 clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int height, int width,
                                float *logits);
+
+/* ---- Benchmarking: per-layer timing, variants, memory ------------------------------------- */
+
+/* Memory planning (on by default): intermediate activations share device buffers when they are
+   never live at the same time, so peak memory follows the largest set of tensors live at once
+   rather than the sum over all layers. enabled = 0 gives every tensor its own buffer (to compare);
+   the change re-allocates the activations of the current input size at once. */
+clseg_status clseg_net_set_memory_planning(clseg_net *net, int enabled);
+
+typedef struct clseg_memory_stats {
+    uint64_t weight_bytes;               /* folded weights and biases */
+    uint64_t io_bytes;                   /* network input and label buffers */
+    uint64_t activation_bytes;           /* intermediate tensors, as allocated now */
+    uint64_t activation_bytes_planned;   /* ... what they take with the planner */
+    uint64_t activation_bytes_unplanned; /* ... and with one buffer per tensor */
+    uint64_t activation_bytes_live_peak; /* most bytes live at one step (the planner's floor) */
+    int activation_buffers;              /* device buffers holding the intermediate tensors */
+    int memory_planning;                 /* 1 = the planner is on */
+    uint64_t scratch_bytes; /* the context's scratch buffer that some kernel variants share (im2col
+                               columns, Winograd tiles), as large as it has grown so far */
+} clseg_memory_stats;
+
+/* Device memory of the net for the current input size. Peak device memory is weight_bytes +
+   io_bytes + activation_bytes (= clseg_net_device_bytes) + scratch_bytes; with or without the
+   planner: replace activation_bytes by activation_bytes_planned / _unplanned. */
+void clseg_net_memory_stats(const clseg_net *net, clseg_memory_stats *out);
+
+/* Layers of the network, in execution order (the spec's layers). */
+int clseg_net_layer_count(const clseg_net *net);
+
+typedef struct clseg_layer_info {
+    char name[64];    /* the spec's layer name */
+    char op[16];      /* "conv2d", "deconv2d", "maxpool", ... */
+    char variant[32]; /* the kernel variant chosen for the current input size ("" if none) */
+    char source[16];  /* where that choice came from: "tuned", "default" or "generic" */
+    char params[160]; /* its parameters, "TILE_X=4 TILE_CO=8" ("" if it has none) */
+    int out_shape[4]; /* n, c, h, w */
+    double flop;      /* floating-point operations (conv and deconv; 0 for the others) */
+    double bytes;     /* bytes read and written: inputs + weights + outputs, float32 */
+} clseg_layer_info;
+
+/* Layer i (0 <= i < clseg_net_layer_count) as prepared for the current input size. */
+clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info *out);
+
+/* How clseg_net_forward_profiled times each layer. */
+typedef enum clseg_layer_timing {
+    /* The sum of the layer's kernels' OpenCL profiling events (end - start): device time, no
+       extra synchronisation. Needs a context created with enable_profiling = 1. */
+    CLSEG_LAYER_TIMING_EVENTS = 0,
+    /* Host wall clock around each layer, with a clFinish after it: for drivers whose events
+       carry no timestamps (Mesa 22's rusticl reports zero durations). */
+    CLSEG_LAYER_TIMING_HOST = 1
+} clseg_layer_timing;
+
+/* clseg_net_forward that also writes each layer's time in milliseconds to
+   layer_ms[0 .. clseg_net_layer_count). */
+clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int n, int height,
+                                        int width, float *logits, double *layer_ms,
+                                        clseg_layer_timing timing);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,8 @@ static void help(void) {
         "  --out-dir DIR      several inputs: writes DIR/NAME_seg.png for each, plus\n"
         "                     NAME_overlay.png / NAME_labels.png with --with-overlay /\n"
         "                     --with-labels\n"
+        "  --db FILE          tuning database written by 'clseg tune' (default $CLSEG_TUNING_DB,\n"
+        "                     else tuning.db in the cache directory)\n"
         "  --timing           print start-up (model load, kernel compile or cache) and per-image\n"
         "                     times on stderr\n"
         "  -h, --help         this text\n\n"
@@ -105,10 +107,18 @@ done:
 }
 
 int cmd_segment(int argc, char **argv) {
-    const char *model_path = NULL, *device = NULL, *out_dir = NULL;
+    const char *model_path = NULL, *device = NULL, *out_dir = NULL, *db = NULL;
     outputs single = {0};
     int with_overlay = 0, with_labels = 0, timing = 0, c;
-    enum { OPT_OVERLAY = 256, OPT_LABELS, OPT_OUTDIR, OPT_WITH_OV, OPT_WITH_LAB, OPT_TIMING };
+    enum {
+        OPT_OVERLAY = 256,
+        OPT_LABELS,
+        OPT_OUTDIR,
+        OPT_WITH_OV,
+        OPT_WITH_LAB,
+        OPT_TIMING,
+        OPT_DB
+    };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"device", required_argument, 0, 'd'},
                                          {"output", required_argument, 0, 'o'},
@@ -118,6 +128,7 @@ int cmd_segment(int argc, char **argv) {
                                          {"with-overlay", no_argument, 0, OPT_WITH_OV},
                                          {"with-labels", no_argument, 0, OPT_WITH_LAB},
                                          {"timing", no_argument, 0, OPT_TIMING},
+                                         {"db", required_argument, 0, OPT_DB},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -147,6 +158,9 @@ int cmd_segment(int argc, char **argv) {
             break;
         case OPT_WITH_LAB:
             with_labels = 1;
+            break;
+        case OPT_DB:
+            db = optarg;
             break;
         case OPT_TIMING:
             timing = 1;
@@ -182,10 +196,14 @@ int cmd_segment(int argc, char **argv) {
         return cli_error("%s", err);
     double t_model = clseg_now_ms();
     clseg_context *ctx = NULL;
-    if (!cli_open_context(device, 0, &ctx)) {
+    clseg_context_options copts = {.device = device, .tuning_db = db};
+    if (clseg_context_create(&ctx, &copts, err, sizeof err) != CLSEG_OK) {
+        cli_error("%s", err);
         clseg_model_free(model);
         return EXIT_FAILURE_RUN;
     }
+    if (*clseg_context_warning(ctx))
+        fprintf(stderr, "clseg: warning: %s\n", clseg_context_warning(ctx));
     double t_ctx = clseg_now_ms();
     clseg_net *net = NULL;
     if (clseg_net_create(&net, ctx, model) != CLSEG_OK) {

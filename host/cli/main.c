@@ -11,6 +11,11 @@ static const struct {
     {"devices", cmd_devices, "list OpenCL platforms and devices with their properties"},
     {"init", cmd_init, "write a model with seeded He-initialised weights from a network spec"},
     {"segment", cmd_segment, "segment PNG images with a model"},
+    {"train", cmd_train, "train a model on a directory of images and label PNGs"},
+    {"eval", cmd_eval, "confusion matrix, per-class IoU and mIoU of a model on labelled images"},
+    {"bench", cmd_bench, "time a model per layer and end to end, start-up and memory"},
+    {"plan", cmd_plan, "show the kernel variant and parameters chosen for each layer, and why"},
+    {"tune", cmd_tune, "time kernel variants on this device and store the fastest (tuning db)"},
 };
 
 static void usage(FILE *f) {

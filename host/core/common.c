@@ -49,15 +49,45 @@ clseg_status clseg_fail(char *buf, size_t len, clseg_status status, const char *
     return status;
 }
 
+#ifdef CLSEG_FAULT_INJECTION
+static _Thread_local long alloc_calls, alloc_fail_at;
+static _Thread_local size_t alloc_largest;
+
+void fault_alloc_arm(long nth) {
+    alloc_calls = 0;
+    alloc_fail_at = nth;
+    alloc_largest = 0;
+}
+
+long fault_alloc_count(void) {
+    return alloc_calls;
+}
+
+size_t fault_alloc_largest(void) {
+    return alloc_largest;
+}
+
+static int alloc_fails(size_t count, size_t size) {
+    size_t bytes = size && count > SIZE_MAX / size ? SIZE_MAX : count * size;
+    if (bytes > alloc_largest) alloc_largest = bytes;
+    return ++alloc_calls == alloc_fail_at;
+}
+#else
+#define alloc_fails(count, size) 0
+#endif
+
 void *clseg_malloc(size_t size) {
+    if (alloc_fails(1, size)) return NULL;
     return malloc(size ? size : 1);
 }
 
 void *clseg_calloc(size_t count, size_t size) {
+    if (alloc_fails(count, size)) return NULL;
     return calloc(count ? count : 1, size ? size : 1);
 }
 
 void *clseg_realloc(void *ptr, size_t size) {
+    if (alloc_fails(1, size)) return NULL;
     return realloc(ptr, size ? size : 1);
 }
 
@@ -200,6 +230,16 @@ clseg_status clseg_write_file_atomic(const char *path, const void *data, size_t 
         unlink(tmp);
         free(tmp);
         return clseg_fail(err, errlen, CLSEG_ERR_IO, "%s: write failed: %s", path, strerror(saved));
+    }
+    /* A killed process cannot undo the rename; a power cut can unless the directory entry is on
+       disk too. Best effort: the file is complete either way. */
+    const char *slash = strrchr(path, '/');
+    snprintf(tmp, plen + 32, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    int dir = open(tmp, O_RDONLY | O_DIRECTORY);
+    if (dir >= 0) {
+        fsync(dir);
+        close(dir);
     }
     free(tmp);
     return CLSEG_OK;

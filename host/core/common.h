@@ -41,6 +41,17 @@ void *clseg_calloc(size_t count, size_t size);
 void *clseg_realloc(void *ptr, size_t size);
 char *clseg_strdup(const char *s);
 
+#ifdef CLSEG_FAULT_INJECTION
+/* Test builds only (cmake -DCLSEG_FAULT_INJECTION=ON; docs/reliability.md): the calling thread's
+   nth clseg_malloc/calloc/realloc/strdup from now returns NULL (1 = the next one, 0 = none);
+   fault_alloc_count() is how many this thread attempted since, fault_alloc_largest() the largest
+   size asked for. The counters are thread-local and do not exist in normal builds, which keep no
+   mutable global state. */
+void fault_alloc_arm(long nth);
+long fault_alloc_count(void);
+size_t fault_alloc_largest(void);
+#endif
+
 /* size = a * b * ..., returning 0 on overflow. */
 int clseg_mul_size(size_t *out, size_t a, size_t b);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tune/attach.h"
 #include "program.h"
 #include "runtime.h"
 
@@ -130,8 +131,8 @@ clseg_status clseg_context_create(clseg_context **out, const clseg_context_optio
         ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &e);
         if (e != CL_SUCCESS) st = ctx_cl_fail(ctx, e, "clCreateContext");
     } else {
-        ctx_fail(ctx, st, "device %d:%d disappeared", ctx->info.platform_index,
-                 ctx->info.device_index);
+        ctx_fail(ctx, st, "cannot find device %d:%d again: %s", ctx->info.platform_index,
+                 ctx->info.device_index, clseg_status_str(st));
     }
     if (st == CLSEG_OK) {
         ctx->profiling = opts->enable_profiling != 0;
@@ -148,6 +149,7 @@ clseg_status clseg_context_create(clseg_context **out, const clseg_context_optio
             if (!ctx->cache_dir) ctx->cache_dir = default_cache_dir();
         }
     }
+    if (st == CLSEG_OK) st = tuning_attach(ctx, opts);
     if (st != CLSEG_OK) {
         if (errbuf) snprintf(errbuf, errlen, "%s", ctx->error);
         clseg_context_free(ctx);
@@ -159,7 +161,10 @@ clseg_status clseg_context_create(clseg_context **out, const clseg_context_optio
 
 void clseg_context_free(clseg_context *ctx) {
     if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue); /* nothing in flight uses what is released below */
     programs_release(ctx);
+    tuning_detach(ctx);
+    if (ctx->scratch) clReleaseMemObject(ctx->scratch);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx->kernel_dir);

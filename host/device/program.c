@@ -113,24 +113,29 @@ static uint64_t get_u64(const uint8_t *p) {
 }
 
 /* Entry layout: magic[8] | u32 key_len | key | u64 bin_len | binary | u32 crc32(all before). */
-static int cache_lookup(const clseg_context *ctx, const char *key, uint8_t **bin, size_t *len,
+int cache_entry_parse(const uint8_t *data, size_t size, const char *key, const uint8_t **bin,
+                      size_t *len) {
+    size_t klen = strlen(key);
+    if (size < 8 + 4 + 8 + 4 || size - (8 + 4 + 8 + 4) < klen || memcmp(data, CACHE_MAGIC, 8) ||
+        get_u32(data + 8) != klen || memcmp(data + 12, key, klen))
+        return 0;
+    uint64_t blen = get_u64(data + 12 + klen);
+    if (blen == 0 || blen != size - (12 + klen + 8 + 4) ||
+        get_u32(data + size - 4) != clseg_crc32(0, data, size - 4))
+        return 0;
+    *bin = data + 12 + klen + 8;
+    *len = (size_t)blen;
+    return 1;
+}
+
+static int cache_lookup(const clseg_context *ctx, const char *key, const uint8_t **bin, size_t *len,
                         uint8_t **file) {
     char path[4096];
     cache_path(ctx, key, path, sizeof path);
     uint8_t *data;
     size_t size;
     if (clseg_read_file(path, CACHE_MAX_BYTES, &data, &size, NULL, 0) != CLSEG_OK) return 0;
-    size_t klen = strlen(key);
-    int ok = size >= 8 + 4 + klen + 8 + 4 && memcmp(data, CACHE_MAGIC, 8) == 0 &&
-             get_u32(data + 8) == klen && memcmp(data + 12, key, klen) == 0;
-    if (ok) {
-        uint64_t blen = get_u64(data + 12 + klen);
-        ok = blen > 0 && blen == size - (12 + klen + 8 + 4) &&
-             get_u32(data + size - 4) == clseg_crc32(0, data, size - 4);
-        *bin = data + 12 + klen + 8;
-        *len = (size_t)blen;
-    }
-    if (!ok) {
+    if (!cache_entry_parse(data, size, key, bin, len)) {
         free(data);
         return 0;
     }
@@ -264,7 +269,8 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
     cl_program program = NULL;
     char *key = ctx->cache_dir ? cache_key(ctx, options, source) : NULL;
     double t0 = clseg_now_ms();
-    uint8_t *bin, *file;
+    const uint8_t *bin;
+    uint8_t *file;
     size_t blen;
     if (key && cache_lookup(ctx, key, &bin, &blen, &file)) {
         if (build_from_binary(ctx, bin, blen, options, &program)) {

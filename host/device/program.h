@@ -16,6 +16,12 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
 clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
                             char **owned);
 
+/* Checks one binary-cache entry (docs/architecture.md): on 1, *bin and *len point at the device
+   binary inside data; a truncated, corrupt or foreign (other key) entry is 0. Pure, for the
+   fuzzer. */
+int cache_entry_parse(const uint8_t *data, size_t size, const char *key, const uint8_t **bin,
+                      size_t *len);
+
 /* Names of the embedded kernel programs (for listings and tests). */
 size_t program_embedded_count(void);
 const char *program_embedded_name(size_t i);

@@ -8,6 +8,106 @@
 
 #include "../core/common.h"
 
+#ifdef CLSEG_FAULT_INJECTION
+/* Test builds only (cmake -DCLSEG_FAULT_INJECTION=ON; docs/reliability.md): every file that
+   includes this header calls the OpenCL functions below through wrappers in cl_calls.c, and the
+   calling thread's nth such call from now (of any hooked function, or only of `function` when
+   not NULL) fails with `code` without reaching the driver (1 = the next one, 0 = none). Retains
+   and releases are never failed but counted: fault_cl_live_objects() is the thread's OpenCL
+   objects created or retained minus those released, 0 once everything a test made is freed.
+   Normal builds call the driver directly and keep no counters. */
+void fault_cl_arm(const char *function, long nth, cl_int code);
+long fault_cl_count(void);              /* calls counted since the last arm */
+const char *fault_cl_failed_call(void); /* name of the call that was failed, or NULL */
+long fault_cl_live_objects(void);
+
+#define CLSEG_CL_HOOKED(X)                                                                         \
+    X(clGetPlatformIDs)                                                                            \
+    X(clGetPlatformInfo)                                                                           \
+    X(clGetDeviceIDs)                                                                              \
+    X(clGetDeviceInfo)                                                                             \
+    X(clCreateContext)                                                                             \
+    X(clCreateCommandQueue)                                                                        \
+    X(clCreateBuffer)                                                                              \
+    X(clCreateSubBuffer)                                                                           \
+    X(clCreateProgramWithSource)                                                                   \
+    X(clCreateProgramWithBinary)                                                                   \
+    X(clBuildProgram)                                                                              \
+    X(clGetProgramInfo)                                                                            \
+    X(clGetProgramBuildInfo)                                                                       \
+    X(clCreateKernel)                                                                              \
+    X(clCreateKernelsInProgram)                                                                    \
+    X(clGetKernelInfo)                                                                             \
+    X(clGetKernelWorkGroupInfo)                                                                    \
+    X(clSetKernelArg)                                                                              \
+    X(clEnqueueNDRangeKernel)                                                                      \
+    X(clEnqueueReadBuffer)                                                                         \
+    X(clEnqueueWriteBuffer)                                                                        \
+    X(clEnqueueFillBuffer)                                                                         \
+    X(clEnqueueCopyBuffer)                                                                         \
+    X(clWaitForEvents)                                                                             \
+    X(clGetEventProfilingInfo)                                                                     \
+    X(clFlush)                                                                                     \
+    X(clFinish)                                                                                    \
+    X(clRetainContext)                                                                             \
+    X(clReleaseContext)                                                                            \
+    X(clRetainCommandQueue)                                                                        \
+    X(clReleaseCommandQueue)                                                                       \
+    X(clRetainMemObject)                                                                           \
+    X(clReleaseMemObject)                                                                          \
+    X(clRetainProgram)                                                                             \
+    X(clReleaseProgram)                                                                            \
+    X(clRetainKernel)                                                                              \
+    X(clReleaseKernel)                                                                             \
+    X(clRetainEvent)                                                                               \
+    X(clReleaseEvent)
+#define CLSEG_CL_DECLARE(f) extern __typeof__(f) fi_##f;
+CLSEG_CL_HOOKED(CLSEG_CL_DECLARE)
+#undef CLSEG_CL_DECLARE
+
+#ifndef CLSEG_CL_CALLS_IMPL
+#define clGetPlatformIDs          fi_clGetPlatformIDs
+#define clGetPlatformInfo         fi_clGetPlatformInfo
+#define clGetDeviceIDs            fi_clGetDeviceIDs
+#define clGetDeviceInfo           fi_clGetDeviceInfo
+#define clCreateContext           fi_clCreateContext
+#define clCreateCommandQueue      fi_clCreateCommandQueue
+#define clCreateBuffer            fi_clCreateBuffer
+#define clCreateSubBuffer         fi_clCreateSubBuffer
+#define clCreateProgramWithSource fi_clCreateProgramWithSource
+#define clCreateProgramWithBinary fi_clCreateProgramWithBinary
+#define clBuildProgram            fi_clBuildProgram
+#define clGetProgramInfo          fi_clGetProgramInfo
+#define clGetProgramBuildInfo     fi_clGetProgramBuildInfo
+#define clCreateKernel            fi_clCreateKernel
+#define clCreateKernelsInProgram  fi_clCreateKernelsInProgram
+#define clGetKernelInfo           fi_clGetKernelInfo
+#define clGetKernelWorkGroupInfo  fi_clGetKernelWorkGroupInfo
+#define clSetKernelArg            fi_clSetKernelArg
+#define clEnqueueNDRangeKernel    fi_clEnqueueNDRangeKernel
+#define clEnqueueReadBuffer       fi_clEnqueueReadBuffer
+#define clEnqueueWriteBuffer      fi_clEnqueueWriteBuffer
+#define clEnqueueFillBuffer       fi_clEnqueueFillBuffer
+#define clEnqueueCopyBuffer       fi_clEnqueueCopyBuffer
+#define clWaitForEvents           fi_clWaitForEvents
+#define clGetEventProfilingInfo   fi_clGetEventProfilingInfo
+#define clFlush                   fi_clFlush
+#define clFinish                  fi_clFinish
+#define clRetainContext           fi_clRetainContext
+#define clReleaseContext          fi_clReleaseContext
+#define clRetainCommandQueue      fi_clRetainCommandQueue
+#define clReleaseCommandQueue     fi_clReleaseCommandQueue
+#define clRetainMemObject         fi_clRetainMemObject
+#define clReleaseMemObject        fi_clReleaseMemObject
+#define clRetainProgram           fi_clRetainProgram
+#define clReleaseProgram          fi_clReleaseProgram
+#define clRetainKernel            fi_clRetainKernel
+#define clReleaseKernel           fi_clReleaseKernel
+#define clRetainEvent             fi_clRetainEvent
+#define clReleaseEvent            fi_clReleaseEvent
+#endif
+#endif
+
 typedef struct program_entry program_entry;
 
 struct clseg_context {
@@ -31,6 +131,20 @@ struct clseg_context {
     /* When set, every launch records its event here (for per-layer profiling). */
     void (*on_launch)(void *user, const char *kernel, cl_event ev);
     void *on_launch_user;
+
+    /* Device temporaries of the ops that need them (im2col columns, Winograd tiles), grown on
+       demand and reused across calls: host/ops/scratch.c. */
+    cl_mem scratch;
+    size_t scratch_bytes;
+
+    /* The tuning database (host/tune/tunedb.h), loaded at creation; never NULL, maybe empty. A
+       corrupt or foreign file is ignored, and why is kept in `warning` for the caller to show
+       (the library prints nothing). */
+    struct tunedb *tuning;
+    char *tuning_path; /* NULL = none */
+    int tuning_state;  /* tunedb_state of the file as loaded */
+    char warning[1024];
+    int plain_kernels; /* 1 = every op runs its plain configuration (op_plain_choice) */
 };
 
 /* Records a message as the context's error text and returns status. */

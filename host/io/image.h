@@ -25,6 +25,9 @@ void image_rgb_free(image_rgb *img);
    anything that is not a complete, valid PNG is CLSEG_ERR_FORMAT. On failure *out is zeroed. */
 clseg_status image_load_png(const char *path, int max_side, image_rgb *out, char *err,
                             size_t errlen);
+/* The same for a PNG held in memory (data may be NULL when size is 0). */
+clseg_status image_load_png_mem(const uint8_t *data, size_t size, int max_side, image_rgb *out,
+                                char *err, size_t errlen);
 
 /* Encode 8-bit RGB (stride 3 * w) or 8-bit gray (stride w) as PNG and replace path atomically:
    on failure any previous file at path is untouched and no partial file is left behind. */

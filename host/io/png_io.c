@@ -11,6 +11,11 @@
    overflow an int index. */
 #define IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
 
+/* Largest single allocation libpng may make: a buffered ancillary chunk or an inflated
+   zTXt/iCCP/iTXt (libpng's suggested PNG_USER_CHUNK_MALLOC_MAX); its row buffers for a
+   CLSEG_MAX_DIM-wide image are far smaller. */
+#define PNG_ALLOC_MAX_BYTES 8000000
+
 /* Signature, then the IHDR chunk: length, type, 13 data bytes, CRC. */
 #define PNG_SIG_LEN   8
 #define PNG_IHDR_DATA 13
@@ -21,6 +26,7 @@
 typedef struct png_errors {
     char message[192];
     char last_warning[128];
+    size_t refused; /* an allocation above PNG_ALLOC_MAX_BYTES that png_alloc refused */
 } png_errors;
 
 static void on_png_error(png_structp png, png_const_charp msg) {
@@ -37,7 +43,25 @@ static void on_png_warning(png_structp png, png_const_charp msg) {
     if (e) snprintf(e->last_warning, sizeof e->last_warning, "%s", msg ? msg : "");
 }
 
+/* libpng's own allocations go through clseg_malloc too, so that fault injection reaches them.
+   libpng 1.6.39 allocates a whole ancillary chunk before reading it, whatever length the file
+   claims: a 4-byte length must not cost 2 GiB (found by fuzz_png). */
+static png_voidp png_alloc(png_structp png, png_alloc_size_t size) {
+    if (size > PNG_ALLOC_MAX_BYTES) {
+        png_errors *e = png_get_mem_ptr(png);
+        if (e) e->refused = size;
+        return NULL;
+    }
+    return clseg_malloc(size);
+}
+
+static void png_release(png_structp png, png_voidp ptr) {
+    (void)png;
+    free(ptr);
+}
+
 static clseg_status png_error_status(const png_errors *e) {
+    if (e->refused) return CLSEG_ERR_TOO_LARGE;
     return strstr(e->message, "memory") || strstr(e->message, "Memory") ? CLSEG_ERR_OUT_OF_MEMORY
                                                                         : CLSEG_ERR_FORMAT;
 }
@@ -55,9 +79,10 @@ void image_rgb_free(image_rgb *img) {
 
 /* ---- Decoding ------------------------------------------------------------------------------ */
 
-/* The header bytes already consumed for validation are served to libpng before the file. */
+/* The header bytes already consumed for validation are served to libpng before the file; a
+   PNG in memory is all head and no file. */
 typedef struct png_source {
-    FILE *file;
+    FILE *file; /* may be NULL */
     const uint8_t *head;
     size_t head_len, head_pos;
 } png_source;
@@ -67,8 +92,10 @@ static void read_from_source(png_structp png, png_bytep dst, png_size_t len) {
     size_t from_head = CLSEG_MIN(len, src->head_len - src->head_pos);
     memcpy(dst, src->head + src->head_pos, from_head);
     src->head_pos += from_head;
-    if (from_head < len && fread(dst + from_head, 1, len - from_head, src->file) != len - from_head)
-        png_error(png, ferror(src->file) ? "read error" : "unexpected end of file (truncated)");
+    if (from_head == len) return;
+    if (!src->file || fread(dst + from_head, 1, len - from_head, src->file) != len - from_head)
+        png_error(png, src->file && ferror(src->file) ? "read error"
+                                                      : "unexpected end of file (truncated)");
 }
 
 /* What decode_pixels() produces; lives in the caller's frame so that nothing the setjmp frame
@@ -87,6 +114,7 @@ static int decode_pixels(png_structp png, png_infop info, int max_side, decode_s
     if (setjmp(png_jmpbuf(png))) return -1;
 
     png_set_user_limits(png, (png_uint_32)max_side, (png_uint_32)max_side);
+    png_set_chunk_malloc_max(png, PNG_ALLOC_MAX_BYTES); /* also bounds zTXt/iCCP inflation */
     png_read_info(png, info);
 
     png_uint_32 width, height;
@@ -175,6 +203,43 @@ static clseg_status check_header(const char *path, const uint8_t *head, size_t g
     return CLSEG_OK;
 }
 
+/* Checks the header in src->head, then decodes; path names the input in messages. */
+static clseg_status load_png(const char *path, png_source *src, int max_side, image_rgb *out,
+                             char *err, size_t errlen) {
+    clseg_status status = check_header(path, src->head, src->head_len, max_side, err, errlen);
+    if (status != CLSEG_OK) return status;
+
+    decode_state st = {.status = CLSEG_ERR_FORMAT};
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &st.errors, on_png_error,
+                                               on_png_warning, &st.errors, png_alloc, png_release);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
+        return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "%s: cannot set up libpng", path);
+    }
+    png_set_read_fn(png, src, read_from_source);
+
+    int failed = decode_pixels(png, info, max_side, &st);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(st.rows);
+    if (failed) {
+        free(st.rgb);
+        if (st.status == CLSEG_ERR_FORMAT) st.status = png_error_status(&st.errors);
+        if (st.errors.message[0] == '\0')
+            snprintf(st.errors.message, sizeof st.errors.message, "corrupt PNG data");
+        if (st.errors.refused)
+            return clseg_fail(err, errlen, st.status,
+                              "%s: a PNG chunk needs %zu bytes, more than the %d allowed", path,
+                              st.errors.refused, PNG_ALLOC_MAX_BYTES);
+        if (strcmp(st.errors.message, "Invalid IHDR data") == 0 && st.errors.last_warning[0])
+            return clseg_fail(err, errlen, st.status, "%s: invalid IHDR: %s", path,
+                              st.errors.last_warning);
+        return clseg_fail(err, errlen, st.status, "%s: %s", path, st.errors.message);
+    }
+    *out = (image_rgb){st.width, st.height, st.rgb};
+    return CLSEG_OK;
+}
+
 clseg_status image_load_png(const char *path, int max_side, image_rgb *out, char *err,
                             size_t errlen) {
     if (out) *out = (image_rgb){0, 0, NULL};
@@ -191,40 +256,21 @@ clseg_status image_load_png(const char *path, int max_side, image_rgb *out, char
         fclose(file);
         return clseg_fail(err, errlen, CLSEG_ERR_IO, "%s: read error: %s", path, strerror(saved));
     }
-    clseg_status status = check_header(path, head, got, max_side, err, errlen);
-    if (status != CLSEG_OK) {
-        fclose(file);
-        return status;
-    }
-
-    decode_state st = {.status = CLSEG_ERR_FORMAT};
     png_source src = {file, head, got, 0};
-    png_structp png =
-        png_create_read_struct(PNG_LIBPNG_VER_STRING, &st.errors, on_png_error, on_png_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
-        fclose(file);
-        return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "%s: cannot set up libpng", path);
-    }
-    png_set_read_fn(png, &src, read_from_source);
-
-    int failed = decode_pixels(png, info, max_side, &st);
-    png_destroy_read_struct(&png, &info, NULL);
+    clseg_status status = load_png(path, &src, max_side, out, err, errlen);
     fclose(file);
-    free(st.rows);
-    if (failed) {
-        free(st.rgb);
-        if (st.status == CLSEG_ERR_FORMAT) st.status = png_error_status(&st.errors);
-        if (st.errors.message[0] == '\0')
-            snprintf(st.errors.message, sizeof st.errors.message, "corrupt PNG data");
-        if (strcmp(st.errors.message, "Invalid IHDR data") == 0 && st.errors.last_warning[0])
-            return clseg_fail(err, errlen, st.status, "%s: invalid IHDR: %s", path,
-                              st.errors.last_warning);
-        return clseg_fail(err, errlen, st.status, "%s: %s", path, st.errors.message);
-    }
-    *out = (image_rgb){st.width, st.height, st.rgb};
-    return CLSEG_OK;
+    return status;
+}
+
+clseg_status image_load_png_mem(const uint8_t *data, size_t size, int max_side, image_rgb *out,
+                                char *err, size_t errlen) {
+    if (out) *out = (image_rgb){0, 0, NULL};
+    if ((!data && size) || !out)
+        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
+                          "image_load_png_mem: NULL argument");
+    if (max_side <= 0 || max_side > CLSEG_MAX_DIM) max_side = CLSEG_MAX_DIM;
+    png_source src = {NULL, data, size, 0};
+    return load_png("PNG data", &src, max_side, out, err, errlen);
 }
 
 /* ---- Encoding ------------------------------------------------------------------------------ */
@@ -276,10 +322,10 @@ static clseg_status save_png(const char *path, const uint8_t *pixels, int w, int
         return clseg_fail(err, errlen, CLSEG_ERR_TOO_LARGE, "%s: image %dx%d is too large", path, w,
                           h);
 
-    png_errors errors = {{0}, {0}};
+    png_errors errors = {{0}, {0}, 0};
     png_sink sink = {NULL, 0, 0};
-    png_structp png =
-        png_create_write_struct(PNG_LIBPNG_VER_STRING, &errors, on_png_error, on_png_warning);
+    png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, &errors, on_png_error,
+                                                on_png_warning, &errors, png_alloc, png_release);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);

@@ -151,6 +151,13 @@ clseg_status model_init(const char *spec_text, int classes, uint64_t seed,
         model_tensor *fit = clseg_realloc(m->tensors, (size_t)m->n_tensors * sizeof *m->tensors);
         if (fit) m->tensors = fit;
     }
+    /* All of it before allocating any: 256 legal layers of 4096x4096x11x11 would be 2 TB, and a
+       .clsm file is read whole (at most 4 GiB). 2^29 values is 2 GiB, 100x the seed net. */
+    size_t total = 0;
+    for (int i = 0; st == CLSEG_OK && i < m->n_tensors; i++) total += m->tensors[i].count;
+    if (st == CLSEG_OK && total > ((size_t)1 << 29))
+        st = clseg_fail(err, errlen, CLSEG_ERR_TOO_LARGE,
+                        "the network has %zu parameters; a model holds at most 2^29", total);
     for (int i = 0; st == CLSEG_OK && i < m->n_tensors; i++) {
         model_tensor *t = &m->tensors[i];
         if (t->count > CLSEG_MAX_ELEMENTS) {
