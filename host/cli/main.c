@@ -23,10 +23,11 @@ static void usage(FILE *f) {
                "CNN semantic segmentation of road scenes on any OpenCL device.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'clseg <command> --help' describes a command's options.\n"
-               "Environment: CLSEG_DEVICE (device selector), CLSEG_CACHE_DIR, CLSEG_NO_CACHE=1,\n"
-               "CLSEG_KERNEL_DIR (load kernels/*.cl from disk), CLSEG_TUNING_DB (tuning database),\n"
-               "CLSEG_PLAIN_KERNELS=1 (force each op's plain kernel).\n");
+    fprintf(f,
+            "\n'clseg <command> --help' describes a command's options.\n"
+            "Environment: CLSEG_DEVICE (device selector), CLSEG_CACHE_DIR, CLSEG_NO_CACHE=1,\n"
+            "CLSEG_KERNEL_DIR (load kernels/*.cl from disk), CLSEG_TUNING_DB (tuning database),\n"
+            "CLSEG_PLAIN_KERNELS=1 (force each op's plain kernel).\n");
 }
 
 int main(int argc, char **argv) {
