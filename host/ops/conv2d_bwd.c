@@ -123,7 +123,7 @@ typedef struct wgrad {
 
 static clseg_status weight_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
     const char *name = op_kind_name(call->kind);
-    shape4 xs = call->in[0].s, ys;
+    shape4 xs = call->in[0].s, ys = {0, 0, 0, 0};
     int ok;
     *g = (wgrad){.dw = call->out[0].mem, .db = call->out[1].mem, .dy = call->in[1].mem};
     if (call->kind == OP_CONV2D_BWD_WEIGHT) {
