@@ -9,7 +9,8 @@
    CI_BLOCK  input channels staged per step (any value >= 1)
    WG_X, WG_Y  the work-group shape, which the host launches exactly
    Kernel side and stride are arguments, so one build serves every layer, and the host sizes the
-   local buffers for them; the host also builds the 3x3 case with KSIZE=3, whose taps unroll. */
+   local buffers for them; the host builds 3x3 layers with KSIZE=3 and STRIDE=s, whose tap loops
+   unroll. */
 #ifndef TILE_CO
 #define TILE_CO 8
 #endif
@@ -57,6 +58,11 @@
 #define K_SIDE k
 #define UNROLL_TAPS
 #endif
+#ifdef STRIDE
+#define S_STEP STRIDE
+#else
+#define S_STEP stride
+#endif
 
 #define OUT_W   (WG_X * TILE_X) /* output columns of a work-group */
 #define OUT_H   (WG_Y * TILE_Y) /* output rows of a work-group */
@@ -72,7 +78,7 @@ conv2d_tiled(__global const float *restrict x, __global const float *restrict we
              __global const float *restrict bias, __global float *restrict y,
              __local float *restrict xl, __local float *restrict wl, int cin, int h, int w,
              int cout, int oh, int ow, int k, int stride, int pad, int relu) {
-    const int in_w = (OUT_W - 1) * stride + K_SIDE, in_h = (OUT_H - 1) * stride + K_SIDE;
+    const int in_w = (OUT_W - 1) * S_STEP + K_SIDE, in_h = (OUT_H - 1) * S_STEP + K_SIDE;
     const int in_tile = in_h * in_w, kk = K_SIDE * K_SIDE;
     const int lx = (int)get_local_id(0), ly = (int)get_local_id(1);
     const int lid = ly * WG_X + lx;
@@ -80,7 +86,7 @@ conv2d_tiled(__global const float *restrict x, __global const float *restrict we
     const int gz = (int)get_group_id(2);
     const int n = gz / co_groups, co0 = (gz - n * co_groups) * TILE_CO;
     const int oy_base = (int)get_group_id(1) * OUT_H, ox_base = (int)get_group_id(0) * OUT_W;
-    const int iy_base = oy_base * stride - pad, ix_base = ox_base * stride - pad;
+    const int iy_base = oy_base * S_STEP - pad, ix_base = ox_base * S_STEP - pad;
     const size_t in_plane = (size_t)h * w;
     __global const float *xn = x + (size_t)n * cin * in_plane;
 
@@ -113,7 +119,7 @@ conv2d_tiled(__global const float *restrict x, __global const float *restrict we
 
         for (int c = 0; c < CI_BLOCK; c++) {
             __local const float *xc =
-                xl + c * in_tile + ly * TILE_Y * stride * in_w + lx * TILE_X * stride;
+                xl + c * in_tile + ly * TILE_Y * S_STEP * in_w + lx * TILE_X * S_STEP;
             __local const float *wc = wl + c * kk * TILE_CO;
             UNROLL_TAPS
             for (int ky = 0; ky < K_SIDE; ky++) {
@@ -125,14 +131,14 @@ conv2d_tiled(__global const float *restrict x, __global const float *restrict we
                     for (int o = 0; o < TILE_CO; o++) wv[o] = wt[o];
 #pragma unroll
                     for (int t = 0; t < TILE_Y; t++) {
-                        __local const float *xr = xc + (t * stride + ky) * in_w + kx;
+                        __local const float *xr = xc + (t * S_STEP + ky) * in_w + kx;
                         VEC xv;
-                        if (stride == 1) {
+                        if (S_STEP == 1) {
                             xv = VLOAD(xr);
                         } else {
                             float xs[TILE_X];
 #pragma unroll
-                            for (int j = 0; j < TILE_X; j++) xs[j] = xr[j * stride];
+                            for (int j = 0; j < TILE_X; j++) xs[j] = xr[j * S_STEP];
                             xv = VLOAD(xs);
                         }
 #pragma unroll

@@ -64,8 +64,9 @@ __kernel void deconv2d_phase_pad(__global const float *restrict x, __global floa
 
 /* xp: the padded input of image n (deconv2d_phase_pad)   weight: [cin][cout][KSIZE][KSIZE]
    bias: [cout] or NULL   y: [n][cout][oh][ow]. q runs from pad / STRIDE to (o_max + pad) /
-   STRIDE on each axis. Global size (ceil(qw / TILE_X), qh, ceil(cout / TILE_CO)), qw and qh
-   those counts. */
+   STRIDE on each axis. Global size (ceil(qw / TILE_X), ceil(cout / TILE_CO), qh), qw and qh
+   those counts: a q row's channel groups run one after the other, while its input rows are in
+   cache. */
 __kernel void deconv2d_phase(__global const float *restrict xp,
                              __global const float *restrict weight,
                              __global const float *restrict bias, __global float *restrict y,
@@ -73,9 +74,9 @@ __kernel void deconv2d_phase(__global const float *restrict xp,
                              int n) {
     const int q_first = pad / STRIDE;
     const int qx0 = q_first + (int)get_global_id(0) * TILE_X;
-    const int qy = q_first + (int)get_global_id(1);
+    const int qy = q_first + (int)get_global_id(2);
     const int co_groups = (cout + TILE_CO - 1) / TILE_CO;
-    const int cg = (int)get_global_id(2);
+    const int cg = (int)get_global_id(1);
     const int ox0 = STRIDE * qx0 - pad, oy0 = STRIDE * qy - pad;
     if (ox0 >= ow || oy0 >= oh || cg >= co_groups) return;
     /* The last block overlaps its neighbour instead of running past cout (cout >= TILE_CO): the

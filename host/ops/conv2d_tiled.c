@@ -61,14 +61,16 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
            (local[0] + local[1]) * sizeof(float) <= dev->local_mem_bytes;
 }
 
-/* 3x3, by far the commonest side, gets a build whose tap loops unroll; other sides share one
-   build with run-time tap loops. */
+/* 3x3, by far the commonest side, gets a build (per stride) whose tap loops unroll; other sides
+   share one build with run-time tap loops. */
 static void defines_for(clseg_context *ctx, const op_call *call, const op_config *cfg, char *buf,
                         size_t len) {
     variant_defines(ctx, &conv2d_tiled, cfg, buf, len);
     size_t used = strlen(buf);
-    snprintf(buf + used, len - used, " -DWG_X=%d -DWG_Y=%d%s", cfg->v[P_WG_X], cfg->v[P_WG_Y],
-             call->p.conv.k == 3 ? " -DKSIZE=3" : "");
+    snprintf(buf + used, len - used, " -DWG_X=%d -DWG_Y=%d", cfg->v[P_WG_X], cfg->v[P_WG_Y]);
+    used = strlen(buf);
+    if (call->p.conv.k == 3)
+        snprintf(buf + used, len - used, " -DKSIZE=3 -DSTRIDE=%d", call->p.conv.stride);
 }
 
 /* The kernel with the work-group size checked against what the compiled kernel allows, which

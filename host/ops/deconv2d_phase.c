@@ -9,7 +9,7 @@
 #include "variant_util.h"
 
 /* Tunables: the register tile (channels x q positions, times stride^2 phases) and the
-   work-group shape. */
+   work-group shape (WG_X column blocks x WG_Y channel groups of one q row); 400 combinations. */
 static const int tile_co_choices[] = {1, 2, 4, 8};
 static const int tile_x_choices[] = {1, 4, 8, 16};
 static const int wg_choices[] = {1, 2, 4, 8, 16};
@@ -47,8 +47,8 @@ static int make_plan(const op_call *call, const op_config *cfg, phase_plan *pl) 
     pl->qw = ((size_t)ys.w - 1 + (size_t)p->pad) / s - q0 + 1;
     pl->qh = ((size_t)ys.h - 1 + (size_t)p->pad) / s - q0 + 1;
     pl->gws[0] = (pl->qw + tx - 1) / tx;
-    pl->gws[1] = pl->qh;
-    pl->gws[2] = ((size_t)ys.c + tc - 1) / tc;
+    pl->gws[1] = ((size_t)ys.c + tc - 1) / tc;
+    pl->gws[2] = pl->qh;
     /* Rows up to q0 + qh - 1 and columns up to q0 + gws[0] * tx - 1 are read, each shifted by
        the taps - 1 border. */
     const size_t hp = CLSEG_MAX((size_t)xs.h, q0 + pl->qh) + taps - 1;
