@@ -222,7 +222,7 @@ typedef enum clseg_layer_timing {
        extra synchronisation. Needs a context created with enable_profiling = 1. */
     CLSEG_LAYER_TIMING_EVENTS = 0,
     /* Host wall clock around each layer, with a clFinish after it: for drivers whose events
-       carry no timestamps (Mesa 22's rusticl reports zero durations). */
+       carry no real durations (Mesa 22's rusticl reports about 1 ns per kernel). */
     CLSEG_LAYER_TIMING_HOST = 1
 } clseg_layer_timing;
 
