@@ -10,27 +10,34 @@
 #define K3S1_CIN16 3, 1, 16, ANY, ANY, ANY, ANY, ANY /* Winograd's case, past the RGB input */
 #define K1         1, ANY, ANY, ANY, ANY, ANY, ANY, ANY
 
-/* Where the numbers come from. pocl-cpu: measured with `clseg tune` on the 2-core AVX-512
-   machine of docs/tuning.md (Winograd F(4x4,3x3) wins the 3x3 layers past the first, the
-   stride-decomposed transposed conv wins the decoder, 16 floats per vector for the memory-bound
-   ops). llvmpipe: measured the same way on rusticl at 120x88 (Winograd ~10 GFLOP/s where the
-   direct kernel with 8x8 tiles ran at 0.2; the decoder 0.4-1 GFLOP/s with 2x4 tiles). The GPU
-   rows are reasoned starting points, not measurements (no such GPU here): desktop GPUs get the
-   local-memory tiled kernel with 32- to 64-item groups shaped for their SIMD width (Intel 8-16
-   lanes, AMD RDNA 32, NVIDIA 32) and CLBlast (which carries tuned GEMM parameters for many GPUs)
-   for 1x1 convolutions; Mali, whose local memory is ordinary cache, gets Winograd and the
-   register-tiled direct kernel with small tiles and groups, as Arm's Compute Library does;
-   Adreno likewise with wider groups. `clseg tune` replaces any of them for the exact device. */
+/* Where the numbers come from. pocl-cpu: the winners of `clseg tune --budget 300` on the
+   quiet 2-core AVX-512 machine of docs/tuning.md (Winograd F(4x4,3x3) wins the 3x3 layers past
+   the first, with a wider transform tile where there are few input channels; the
+   stride-decomposed transposed conv wins the decoder, with whole groups of channel blocks for
+   small output planes; 8 floats per vector for the memory-bound ops). llvmpipe: measured the same
+   way on rusticl at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8 tiles ran at 0.2;
+   the decoder 0.4-1 GFLOP/s with 2x4 tiles). The GPU rows are reasoned starting points, not
+   measurements (no such GPU here): desktop GPUs get the local-memory tiled kernel with 32- to
+   64-item groups shaped for their SIMD width (Intel 8-16 lanes, AMD RDNA 32, NVIDIA 32) and CLBlast
+   (which carries tuned GEMM parameters for many GPUs) for 1x1 convolutions; Mali, whose local
+   memory is ordinary cache, gets Winograd and the register-tiled direct kernel with small tiles and
+   groups, as Arm's Compute Library does; Adreno likewise with wider groups. `clseg tune` replaces
+   any of them for the exact device. */
 const default_rule default_rules[] = {
     /* PoCL on a CPU */
-    {DEV_POCL_CPU, OP_CONV2D, K3S1_CIN16, "winograd",
-     "WINO_M=4 TRANS_T=8 TILE_CO=32 TILE_T=16 WG_X=1 WG_Y=4"},
-    {DEV_POCL_CPU, OP_CONV2D, ANY_SHAPE, "direct", "TILE_CO=16 TILE_X=16 WG_X=8 WG_Y=2 WG_Z=1"},
+    {DEV_POCL_CPU, OP_CONV2D, 3, 1, 16, 127, ANY, ANY, ANY, ANY, "winograd",
+     "WINO_M=4 TRANS_T=8 TILE_CO=8 TILE_T=16 WG_X=8 WG_Y=8"},
+    {DEV_POCL_CPU, OP_CONV2D, 3, 1, 128, ANY, ANY, ANY, ANY, ANY, "winograd",
+     "WINO_M=4 TRANS_T=4 TILE_CO=8 TILE_T=16 WG_X=1 WG_Y=4"},
+    {DEV_POCL_CPU, OP_CONV2D, K1, "direct", "TILE_CO=8 TILE_X=16 WG_X=8 WG_Y=4 WG_Z=4"},
+    {DEV_POCL_CPU, OP_CONV2D, ANY_SHAPE, "direct", "TILE_CO=16 TILE_X=16 WG_X=8 WG_Y=4 WG_Z=4"},
+    {DEV_POCL_CPU, OP_DECONV2D, ANY, ANY, ANY, ANY, ANY, ANY, ANY, 4096, "stride_decomposed",
+     "TILE_CO=8 TILE_X=16 WG_X=1 WG_Y=16"},
     {DEV_POCL_CPU, OP_DECONV2D, ANY_SHAPE, "stride_decomposed",
-     "TILE_CO=8 TILE_X=16 WG_X=8 WG_Y=1"},
-    {DEV_POCL_CPU, OP_MAXPOOL, ANY_SHAPE, "vec", "VEC=16"},
-    {DEV_POCL_CPU, OP_AVGPOOL, ANY_SHAPE, "vec", "VEC=16"},
-    {DEV_POCL_CPU, OP_UPSAMPLE, ANY_SHAPE, "vec", "VEC=16"},
+     "TILE_CO=4 TILE_X=16 WG_X=4 WG_Y=1"},
+    {DEV_POCL_CPU, OP_MAXPOOL, ANY_SHAPE, "vec", "VEC=8"},
+    {DEV_POCL_CPU, OP_AVGPOOL, ANY_SHAPE, "vec", "VEC=8"},
+    {DEV_POCL_CPU, OP_UPSAMPLE, ANY_SHAPE, "vec", "VEC=8"},
 
     /* Mesa llvmpipe (vectorises across work-items: small tiles per work-item) */
     {DEV_LLVMPIPE, OP_CONV2D, K3S1_CIN16, "winograd",
