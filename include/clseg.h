@@ -192,6 +192,9 @@ typedef struct clseg_memory_stats {
     int memory_planning;                 /* 1 = the planner is on */
     uint64_t scratch_bytes; /* the context's scratch buffer that some kernel variants share (im2col
                                columns, Winograd tiles), as large as it has grown so far */
+    uint64_t scratch_bytes_needed; /* what the current input size's variants ask for at most;
+                                      counted, with everything above, in the device-memory check
+                                      of clseg_net_prepare before anything is allocated */
 } clseg_memory_stats;
 
 /* Device memory of the net for the current input size. Peak device memory is weight_bytes +

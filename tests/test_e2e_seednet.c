@@ -76,6 +76,13 @@ int main(void) {
               clseg_context_error(ctxs[d]));
         printf("%s: forward %.0f ms (first run, includes compilation at this size)\n",
                ctxs[d]->info.name, clseg_now_ms() - t0);
+        /* The scratch counted by the device-memory check is what the forward allocated (the
+           context's buffer only grows, and 480x360 is the largest size it has seen). */
+        clseg_memory_stats ms;
+        clseg_net_memory_stats(net, &ms);
+        CHECK(ms.scratch_bytes_needed == ms.scratch_bytes,
+              "%s: scratch counted %llu bytes, allocated %llu", ctxs[d]->info.name,
+              (unsigned long long)ms.scratch_bytes_needed, (unsigned long long)ms.scratch_bytes);
         double max_err = 0;
         for (size_t i = 0; i < plane * k; i++) max_err = fmax(max_err, fabs(got[i] - ref[i]));
         if (isnan(max_err)) max_err = INFINITY;

@@ -1,6 +1,8 @@
 /* test_variants_chunked.c - the variants that work through the scratch buffer (Winograd,
    im2col + GEMM, GEMM + col2im) on a device whose allocation limit is lowered so that one call
-   takes several chunks, with batch 2 so that chunks cross images; against the C reference. */
+   takes several chunks, with batch 2 so that chunks cross images; against the C reference. Also
+   that each variant's scratch_bytes predicts what it allocates (the net's memory check counts
+   it before allocating anything). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,16 @@ static void check_configs(clseg_context *ctx, op_call call, const float *want, s
         CHECK(tu_guarded_create(ctx, ny, NULL, &y), "%s: guarded buffer", what);
         call.out[0].mem = y.mem;
         ctx->info.max_alloc_bytes = CHUNKED_ALLOC_BYTES;
+        if (ctx->scratch) clReleaseMemObject(ctx->scratch);
+        ctx->scratch = NULL;
+        ctx->scratch_bytes = 0;
         clseg_status st = tu_run_config(ctx, &configs[i], &call);
+        if (configs[i].variant) {
+            op_choice ch = {configs[i].variant, configs[i].cfg, CHOICE_GENERIC};
+            size_t predicted = op_choice_scratch_bytes(&ctx->info, &call, &ch);
+            CHECK(predicted == ctx->scratch_bytes, "%s %s: scratch predicted %zu, allocated %zu",
+                  what, configs[i].label, predicted, ctx->scratch_bytes);
+        }
         ctx->info.max_alloc_bytes = saved;
         CHECK(st == CLSEG_OK, "%s %s: %s", what, configs[i].label, clseg_context_error(ctx));
         CHECK(tu_guarded_read(ctx, &y, got), "%s %s: guard regions", what, configs[i].label);

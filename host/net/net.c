@@ -32,7 +32,8 @@ struct clseg_net {
     layer_step steps[SPEC_MAX_LAYERS];
     memplan plan;
     cl_mem slots[MEMPLAN_MAX_TENSORS];
-    uint64_t planned_bytes; /* activations with the planner, whether or not it is on */
+    uint64_t planned_bytes;  /* activations with the planner, whether or not it is on */
+    uint64_t scratch_needed; /* the most scratch one layer of the current size asks for */
     cl_mem input, labels;
     op_choice argmax_choice;
     uint64_t activation_bytes; /* input, labels and slots */
@@ -54,6 +55,7 @@ static void free_activations(clseg_net *net) {
     release(&net->input);
     release(&net->labels);
     net->activation_bytes = 0;
+    net->scratch_needed = 0;
     net->in_shape = (shape4){0, 0, 0, 0};
 }
 
@@ -194,18 +196,34 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     if (st == CLSEG_OK) st = plan_memory(net);
     if (st != CLSEG_OK) return st;
 
+    /* The choices depend on the shapes only (the buffers are still NULL), and fix how much
+       scratch the forward will need. */
+    net->in_shape = in;
+    uint64_t scratch = 0;
+    for (int i = 0; st == CLSEG_OK && i <= net->spec.n_layers; i++) {
+        op_call c = i < net->spec.n_layers ? step_call(net, i) : argmax_call(net);
+        op_choice *ch = i < net->spec.n_layers ? &net->layers[i].choice : &net->argmax_choice;
+        st = op_choose(ctx, &c, ch);
+        if (st == CLSEG_OK)
+            scratch = CLSEG_MAX(scratch, op_choice_scratch_bytes(&ctx->info, &c, ch));
+    }
+    net->in_shape = (shape4){0, 0, 0, 0};
+    if (st != CLSEG_OK) return st;
+
     /* Check the whole footprint against the device before allocating anything. */
     uint64_t total = shape4_count(in) * 4 + (uint64_t)n * height * width * 4, largest = 0;
     total += net->plan.total_bytes;
     for (int t = 0; t < net->plan.n_tensors; t++)
         largest = CLSEG_MAX(largest, net->plan.t[t].bytes);
     if (largest > ctx->info.max_alloc_bytes ||
-        total + net->weight_bytes > ctx->info.global_mem_bytes)
+        total + net->weight_bytes + scratch > ctx->info.global_mem_bytes)
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE,
-                        "a %dx%d input (batch %d) needs %.1f MiB of device memory, largest buffer "
-                        "%.1f MiB; %s has %.1f MiB, at most %.1f MiB per buffer",
-                        width, height, n, (total + net->weight_bytes) / 1048576.0,
-                        largest / 1048576.0, ctx->info.name, ctx->info.global_mem_bytes / 1048576.0,
+                        "a %dx%d input (batch %d) needs %.1f MiB of device memory (%.1f MiB of it "
+                        "scratch), largest buffer %.1f MiB; %s has %.1f MiB, at most %.1f MiB per "
+                        "buffer",
+                        width, height, n, (total + net->weight_bytes + scratch) / 1048576.0,
+                        scratch / 1048576.0, largest / 1048576.0, ctx->info.name,
+                        ctx->info.global_mem_bytes / 1048576.0,
                         ctx->info.max_alloc_bytes / 1048576.0);
     net->in_shape = in;
     st = alloc_activations(net);
@@ -214,15 +232,14 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
         return st;
     }
     net->activation_bytes = total;
+    net->scratch_needed = scratch;
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
         op_call c = step_call(net, i);
-        st = op_choose(ctx, &c, &net->layers[i].choice);
-        if (st == CLSEG_OK) st = op_prepare_choice(ctx, &c, &net->layers[i].choice);
+        st = op_prepare_choice(ctx, &c, &net->layers[i].choice);
     }
     if (st == CLSEG_OK) {
         op_call c = argmax_call(net);
-        st = op_choose(ctx, &c, &net->argmax_choice);
-        if (st == CLSEG_OK) st = op_prepare_choice(ctx, &c, &net->argmax_choice);
+        st = op_prepare_choice(ctx, &c, &net->argmax_choice);
     }
     if (st != CLSEG_OK) free_activations(net);
     return st;
@@ -395,6 +412,7 @@ void clseg_net_memory_stats(const clseg_net *net, clseg_memory_stats *out) {
     out->activation_bytes_unplanned = net->plan.unplanned_bytes;
     out->activation_bytes_live_peak = net->plan.live_peak_bytes;
     out->activation_buffers = net->plan.n_slots;
+    out->scratch_bytes_needed = net->scratch_needed;
 }
 
 int clseg_net_layer_count(const clseg_net *net) {

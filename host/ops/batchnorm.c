@@ -101,7 +101,7 @@ static clseg_status bwd_run(clseg_context *ctx, const op_call *call, const op_co
                    KARG_INT(s.h * s.w), KARG_INT(s.n), KARG_INT(relu), KARG_FLOAT(inv_m));
 }
 
-const op_variant batchnorm_train_direct = {"direct", OP_BATCHNORM_TRAIN, NULL, 0, NULL, prepare,
-                                           fwd_run};
+const op_variant batchnorm_train_direct = {
+    "direct", OP_BATCHNORM_TRAIN, NULL, 0, NULL, prepare, fwd_run, NULL};
 const op_variant batchnorm_train_bwd_direct = {
-    "direct", OP_BATCHNORM_TRAIN_BWD, NULL, 0, NULL, prepare, bwd_run};
+    "direct", OP_BATCHNORM_TRAIN_BWD, NULL, 0, NULL, prepare, bwd_run, NULL};

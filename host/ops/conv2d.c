@@ -88,5 +88,5 @@ static int tiled_supports(const clseg_device_info *dev, const op_call *call, con
 }
 
 /* Handles every shape; the fallback that the table lists last for conv2d. */
-const op_variant conv2d_direct = {"direct",       OP_CONV2D,     params,   N_PARAMS,
-                                  tiled_supports, tiled_prepare, tiled_run};
+const op_variant conv2d_direct = {"direct",       OP_CONV2D,     params,    N_PARAMS,
+                                  tiled_supports, tiled_prepare, tiled_run, NULL};

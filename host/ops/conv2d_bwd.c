@@ -86,10 +86,10 @@ static clseg_status data_run(clseg_context *ctx, const op_call *call, const op_c
 }
 
 /* The forward variants handle every shape, so these do too. */
-const op_variant conv2d_bwd_data_via_deconv = {"via_deconv", OP_CONV2D_BWD_DATA, NULL,    0,
-                                               NULL,         data_prepare,       data_run};
-const op_variant deconv2d_bwd_data_via_conv = {"via_conv", OP_DECONV2D_BWD_DATA, NULL,    0,
-                                               NULL,       data_prepare,         data_run};
+const op_variant conv2d_bwd_data_via_deconv = {"via_deconv", OP_CONV2D_BWD_DATA, NULL,     0,
+                                               NULL,         data_prepare,       data_run, NULL};
+const op_variant deconv2d_bwd_data_via_conv = {"via_conv", OP_DECONV2D_BWD_DATA, NULL,     0,
+                                               NULL,       data_prepare,         data_run, NULL};
 
 /* ---- weight gradients ---- */
 
@@ -259,11 +259,19 @@ static int weight_tiled_supports(const clseg_device_info *dev, const op_call *ca
     return !dev->local_mem_bytes || local <= dev->local_mem_bytes;
 }
 
-const op_variant conv2d_bwd_weight_tiled = {
-    "tiled",         OP_CONV2D_BWD_WEIGHT,  wparams,
-    N_PARAMS,        weight_tiled_supports, weight_tiled_prepare,
-    weight_tiled_run};
-const op_variant deconv2d_bwd_weight_tiled = {
-    "tiled",         OP_DECONV2D_BWD_WEIGHT, wparams,
-    N_PARAMS,        weight_tiled_supports,  weight_tiled_prepare,
-    weight_tiled_run};
+const op_variant conv2d_bwd_weight_tiled = {"tiled",
+                                            OP_CONV2D_BWD_WEIGHT,
+                                            wparams,
+                                            N_PARAMS,
+                                            weight_tiled_supports,
+                                            weight_tiled_prepare,
+                                            weight_tiled_run,
+                                            NULL};
+const op_variant deconv2d_bwd_weight_tiled = {"tiled",
+                                              OP_DECONV2D_BWD_WEIGHT,
+                                              wparams,
+                                              N_PARAMS,
+                                              weight_tiled_supports,
+                                              weight_tiled_prepare,
+                                              weight_tiled_run,
+                                              NULL};

@@ -18,6 +18,16 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
            launch_fits_int(call->in[0].s) && chunk_rows(dev, call, ys) > 0;
 }
 
+static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                            const op_config *cfg) {
+    (void)cfg;
+    shape4 ys;
+    if (!conv2d_out_shape(call->in[0].s, &call->p.conv, &ys)) return 0;
+    const conv2d_params *p = &call->p.conv;
+    const size_t kdim = (size_t)p->cin * (size_t)p->k * (size_t)p->k;
+    return kdim * (size_t)chunk_rows(dev, call, ys) * (size_t)ys.w * 4;
+}
+
 static clseg_status kernels(clseg_context *ctx, cl_kernel *im2col, cl_kernel *epilogue) {
     clseg_status st = ctx_kernel(ctx, "im2col", NULL, "im2col", im2col);
     return st == CLSEG_OK ? ctx_kernel(ctx, "im2col", NULL, "bias_relu", epilogue) : st;
@@ -59,7 +69,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     const size_t kdim = (size_t)p->cin * (size_t)p->k * (size_t)p->k;
     const size_t plane = (size_t)ys.h * (size_t)ys.w;
     cl_mem s;
-    if ((st = scratch_get(ctx, kdim * (size_t)rows * (size_t)ys.w * 4, &s)) != CLSEG_OK) return st;
+    if ((st = scratch_get(ctx, scratch_bytes(&ctx->info, call, cfg), &s)) != CLSEG_OK) return st;
     for (int n = 0; n < ys.n && st == CLSEG_OK; n++) {
         for (int r0 = 0; r0 < ys.h && st == CLSEG_OK; r0 += rows) {
             const int nr = CLSEG_MIN(rows, ys.h - r0);
@@ -87,4 +97,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Every shape whose columns for one output row fit the scratch budget. */
-const op_variant conv2d_im2col_gemm = {"im2col_gemm", OP_CONV2D, NULL, 0, supports, prepare, run};
+const op_variant conv2d_im2col_gemm = {"im2col_gemm", OP_CONV2D, NULL, 0,
+                                       supports,      prepare,   run,  scratch_bytes};

@@ -125,4 +125,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 
 /* Kernel sides up to 7 and strides up to 2, where the work-group and its local tile fit the
    device. */
-const op_variant conv2d_tiled = {"tiled", OP_CONV2D, params, N_PARAMS, supports, prepare, run};
+const op_variant conv2d_tiled = {"tiled",  OP_CONV2D, params, N_PARAMS,
+                                 supports, prepare,   run,    NULL};

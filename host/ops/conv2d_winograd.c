@@ -148,5 +148,11 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* 3x3 stride-1 convolutions only (any padding, batch and channel count). */
+static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                            const op_config *cfg) {
+    wino_plan pl;
+    return make_plan(dev, call, cfg, &pl) ? pl.bytes : 0;
+}
+
 const op_variant conv2d_winograd = {"winograd", OP_CONV2D, params, N_PARAMS,
-                                    supports,   prepare,   run};
+                                    supports,   prepare,   run,    scratch_bytes};

@@ -91,5 +91,5 @@ static int tiled_supports(const clseg_device_info *dev, const op_call *call, con
 }
 
 /* Handles every shape; the fallback that the table lists last for deconv2d. */
-const op_variant deconv2d_gather = {"gather",       OP_DECONV2D,   params,   N_PARAMS,
-                                    tiled_supports, tiled_prepare, tiled_run};
+const op_variant deconv2d_gather = {"gather",       OP_DECONV2D,   params,    N_PARAMS,
+                                    tiled_supports, tiled_prepare, tiled_run, NULL};

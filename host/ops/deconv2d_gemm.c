@@ -20,6 +20,13 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
            launch_fits_int(call->in[0].s) && chunk_channels(dev, call) > 0;
 }
 
+static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                            const op_config *cfg) {
+    (void)cfg;
+    const size_t kk = (size_t)call->p.deconv.k * (size_t)call->p.deconv.k;
+    return (size_t)chunk_channels(dev, call) * kk * shape4_plane(call->in[0].s) * 4;
+}
+
 static clseg_status kernel(clseg_context *ctx, cl_kernel *k) {
     return ctx_kernel(ctx, "im2col", NULL, "col2im", k);
 }
@@ -54,7 +61,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     const int cc_max = chunk_channels(&ctx->info, call);
     const size_t kk = (size_t)p->k * (size_t)p->k, plane = shape4_plane(xs);
     cl_mem s;
-    if ((st = scratch_get(ctx, (size_t)cc_max * kk * plane * 4, &s)) != CLSEG_OK) return st;
+    if ((st = scratch_get(ctx, scratch_bytes(&ctx->info, call, cfg), &s)) != CLSEG_OK) return st;
     for (int n = 0; n < xs.n && st == CLSEG_OK; n++) {
         for (int c0 = 0; c0 < p->cout && st == CLSEG_OK; c0 += cc_max) {
             const int cc = CLSEG_MIN(cc_max, p->cout - c0);
@@ -78,4 +85,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 
 /* Every shape whose columns for one output channel fit the scratch budget. */
 const op_variant deconv2d_gemm_col2im = {"gemm_col2im", OP_DECONV2D, NULL, 0,
-                                         supports,      prepare,     run};
+                                         supports,      prepare,     run,  scratch_bytes};

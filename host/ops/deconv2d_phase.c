@@ -119,5 +119,12 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 
 /* Kernel sides up to 7, strides 2 to 4, at least TILE_CO output channels, one padded input
    image within the scratch budget; any padding and batch. */
+static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                            const op_config *cfg) {
+    (void)dev;
+    phase_plan pl;
+    return make_plan(call, cfg, &pl) ? pl.bytes : 0;
+}
+
 const op_variant deconv2d_stride_decomposed = {
-    "stride_decomposed", OP_DECONV2D, params, N_PARAMS, supports, prepare, run};
+    "stride_decomposed", OP_DECONV2D, params, N_PARAMS, supports, prepare, run, scratch_bytes};

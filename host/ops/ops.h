@@ -59,6 +59,10 @@ typedef struct op_variant {
     clseg_status (*prepare)(clseg_context *ctx, const op_call *call, const op_config *cfg);
     /* Enqueues the op; does not wait. */
     clseg_status (*run)(clseg_context *ctx, const op_call *call, const op_config *cfg);
+    /* The scratch bytes run asks for (host/ops/scratch.c), so that a caller can count them
+       before allocating anything. NULL = none. */
+    size_t (*scratch_bytes)(const clseg_device_info *dev, const op_call *call,
+                            const op_config *cfg);
 } op_variant;
 
 /* Where a choice came from (clseg plan prints it). */
@@ -89,6 +93,10 @@ clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out);
 /* op_choose + prepare / run: convenient where the choice is not kept. */
 clseg_status op_prepare(clseg_context *ctx, const op_call *call);
 clseg_status op_run(clseg_context *ctx, const op_call *call);
+/* The device memory the scratch buffer will hold once c has run call on dev (0 if c needs
+   none): what scratch_get allocates for the variant's request. */
+size_t op_choice_scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                               const op_choice *c);
 /* Prepare / run a choice made earlier. */
 clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op_choice *c);
 clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c);

@@ -71,5 +71,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Windows and strides up to 4, any input shape. */
-const op_variant maxpool_vec = {"vec", OP_MAXPOOL, params, N_PARAMS, supports, prepare, run};
-const op_variant avgpool_vec = {"vec", OP_AVGPOOL, params, N_PARAMS, supports, prepare, run};
+const op_variant maxpool_vec = {"vec", OP_MAXPOOL, params, N_PARAMS, supports, prepare, run, NULL};
+const op_variant avgpool_vec = {"vec", OP_AVGPOOL, params, N_PARAMS, supports, prepare, run, NULL};

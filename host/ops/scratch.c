@@ -17,14 +17,18 @@ size_t scratch_budget(const clseg_device_info *dev) {
     return b;
 }
 
+/* Whole MiB, so that a sequence of slightly larger requests allocates once. */
+size_t scratch_alloc_size(const clseg_device_info *dev, size_t bytes) {
+    return CLSEG_MIN(round_up(bytes, (size_t)1 << 20), scratch_budget(dev));
+}
+
 clseg_status scratch_get(clseg_context *ctx, size_t bytes, cl_mem *out) {
     *out = NULL;
     if (bytes > scratch_budget(&ctx->info))
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "scratch of %zu bytes exceeds the budget of %zu",
                         bytes, scratch_budget(&ctx->info));
     if (!ctx->scratch || ctx->scratch_bytes < bytes) {
-        /* Grow in whole MiB so that a sequence of slightly larger requests allocates once. */
-        size_t want = CLSEG_MIN(round_up(bytes, (size_t)1 << 20), scratch_budget(&ctx->info));
+        size_t want = scratch_alloc_size(&ctx->info, bytes);
         if (ctx->scratch) clReleaseMemObject(ctx->scratch);
         ctx->scratch = NULL;
         ctx->scratch_bytes = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "variant_util.h"
 #include "../tune/choose.h"
 
 const op_variant *const op_variant_table[] = {
@@ -71,6 +72,13 @@ clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out) 
     if (op_choose_on(&ctx->info, ctx->tuning, ctx->plain_kernels, call, out)) return CLSEG_OK;
     return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "no %s variant supports this shape on %s",
                     op_kind_name(call->kind), ctx->info.name);
+}
+
+size_t op_choice_scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                               const op_choice *c) {
+    if (!c->variant->scratch_bytes) return 0;
+    size_t bytes = c->variant->scratch_bytes(dev, call, &c->cfg);
+    return bytes ? scratch_alloc_size(dev, bytes) : 0;
 }
 
 clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op_choice *c) {

@@ -58,4 +58,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Nearest and bilinear, factors up to 8, any input shape. */
-const op_variant upsample_vec = {"vec", OP_UPSAMPLE, params, N_PARAMS, supports, prepare, run};
+const op_variant upsample_vec = {"vec",    OP_UPSAMPLE, params, N_PARAMS,
+                                 supports, prepare,     run,    NULL};

@@ -25,6 +25,8 @@ size_t scratch_budget(const clseg_device_info *dev);
    next scratch_get on ctx. The queue is in order, so consecutive ops may share it; a buffer
    replaced by a larger one is freed by OpenCL only after the commands already using it. */
 clseg_status scratch_get(clseg_context *ctx, size_t bytes, cl_mem *out);
+/* The size scratch_get allocates for a request of `bytes`. */
+size_t scratch_alloc_size(const clseg_device_info *dev, size_t bytes);
 
 /* C = op(A) * op(B) in row-major order (alpha 1, beta 0) by CLBlast on ctx's queue; offsets and
    leading dimensions count floats. The first call on a device compiles CLBlast's kernels.
