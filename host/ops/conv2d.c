@@ -4,24 +4,25 @@
 #include "variant_util.h"
 #include "launch_helpers.h"
 
-/* Tunables: the register tile of one work-item (kernel defines) and the work-group shape. No
+/* Tunables of the direct conv and the gather deconv (deconv2d.c), which tile the same way: the
+   register tile of one work-item (kernel defines) and the work-group shape. No
    32-channel tiles: 32 x 16 accumulators are past any register file, and Mesa llvmpipe
    miscompiled them at cin >= 256. */
 static const int tile_co_choices[] = {1, 2, 4, 8, 16};
 static const int tile_x_choices[] = {1, 2, 4, 8, 16};
 static const int wg_choices[] = {1, 2, 4, 8, 16, 32};
-enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, P_WG_Z, N_PARAMS };
 /* Defaults 16 channels x 16 pixels in 8x2 groups: on PoCL (AVX-512), 128->256 3x3 at 120x88 ran
    at ~45 GFLOP/s with 8x8 tiles and ~70 with 16x16; deconv 256->128 k2 s2 at 60x44 ~14 with 8x4,
    ~50 with 16x16 (with mad() and rolled channel loops; fma() and unrolling then doubled them).
    rusticl/llvmpipe stays near 1 GFLOP/s whatever the tile. */
-static const variant_param params[N_PARAMS] = {
+const variant_param direct_tile_params[DIRECT_N_PARAMS] = {
     {"TILE_CO", 16, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices)},
     {"TILE_X", 16, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices)},
     {"WG_X", 8, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
     {"WG_Y", 2, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
     {"WG_Z", 1, wg_choices, 3},
 };
+enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, P_WG_Z, N_PARAMS = DIRECT_N_PARAMS };
 
 /* The grid for output shape ys, and a work-group shape every device accepts: at most the
    device's per-dimension and total limits, and no larger than the grid in any dimension. */
@@ -38,14 +39,7 @@ clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *
     const conv2d_params *p = &call->p.conv;
     if (call->kind != OP_CONV2D || !conv2d_out_shape(call->in[0].s, p, ys))
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "conv2d: invalid parameters");
-    shape4 o = call->out[0].s;
-    if (o.n != ys->n || o.c != ys->c || o.h != ys->h || o.w != ys->w)
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
-                        "conv2d: output is %dx%dx%dx%d, expected %dx%dx%dx%d", o.n, o.c, o.h, o.w,
-                        ys->n, ys->c, ys->h, ys->w);
-    if (!call->in[0].mem || !call->in[1].mem || !call->out[0].mem)
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "conv2d: missing buffer");
-    return CLSEG_OK;
+    return launch_check_conv_io(ctx, call, *ys);
 }
 
 static clseg_status tiled_prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
@@ -88,5 +82,5 @@ static int tiled_supports(const clseg_device_info *dev, const op_call *call, con
 }
 
 /* Handles every shape; the fallback that the table lists last for conv2d. */
-const op_variant conv2d_direct = {"direct",       OP_CONV2D,     params,    N_PARAMS,
-                                  tiled_supports, tiled_prepare, tiled_run, NULL};
+const op_variant conv2d_direct = {"direct",       OP_CONV2D,     direct_tile_params, N_PARAMS,
+                                  tiled_supports, tiled_prepare, tiled_run,          NULL};

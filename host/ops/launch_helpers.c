@@ -40,6 +40,14 @@ clseg_status launch_check_shape(clseg_context *ctx, op_kind kind, shape4 got, sh
                     got.n, got.c, got.h, got.w, want.n, want.c, want.h, want.w);
 }
 
+clseg_status launch_check_conv_io(clseg_context *ctx, const op_call *call, shape4 ys) {
+    clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, ys);
+    if (st == CLSEG_OK && (!call->in[0].mem || !call->in[1].mem || !call->out[0].mem))
+        st = ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "%s: missing buffer",
+                      op_kind_name(call->kind));
+    return st;
+}
+
 void launch_clamp_local(const clseg_device_info *dev, const size_t want[3], const size_t gws[3],
                         size_t lws[3]) {
     size_t total = 1;

@@ -22,4 +22,8 @@ int launch_fits_int(shape4 s);
    needs there), else CLSEG_ERR_INVALID_ARGUMENT naming the op and both shapes. */
 clseg_status launch_check_shape(clseg_context *ctx, op_kind kind, shape4 got, shape4 want);
 
+/* For conv-like calls (input, weights, optional bias -> output): the output shape the caller
+   passed equals ys, and the input, weight and output buffers are there. */
+clseg_status launch_check_conv_io(clseg_context *ctx, const op_call *call, shape4 ys);
+
 #endif

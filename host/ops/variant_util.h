@@ -8,6 +8,10 @@
 /* CLSEG_OK and the output shape in *ys if the call's tensors agree with its parameters (output
    shape, buffers present), else CLSEG_ERR_INVALID_ARGUMENT with a message on ctx.
    (host/ops/conv2d.c, host/ops/deconv2d.c) */
+/* The tile parameters of the direct conv and the gather deconv: TILE_CO, TILE_X, WG_X, WG_Y,
+   WG_Z. (host/ops/conv2d.c) */
+enum { DIRECT_N_PARAMS = 5 };
+extern const variant_param direct_tile_params[DIRECT_N_PARAMS];
 clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys);
 clseg_status deconv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys);
 
