@@ -22,8 +22,9 @@ static const variant_param params[N_PARAMS] = {
 };
 
 /* Shapes the unrolled kernel is compiled for (one program per kernel side and stride);
-   accumulators = stride^2 * TILE_CO vectors. Stride 1 has a single phase: that is the gather
-   variant. */
+   accumulators = stride^2 * TILE_CO vectors. Stride 1 has a single phase, a dense convolution
+   with the flipped kernel: a conv's data gradient, where this kernel's padded input and
+   unrolled taps ran 1.8x faster than the gather variant on PoCL (seed net training step). */
 #define MAX_K           7
 #define MAX_STRIDE      4
 #define MAX_ACC_VECTORS 64
@@ -64,7 +65,7 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
     const deconv2d_params *p = &call->p.deconv;
     const int tx = cfg->v[P_TILE_X], tc = cfg->v[P_TILE_CO];
     phase_plan pl;
-    return p->k >= 1 && p->k <= MAX_K && p->stride >= 2 && p->stride <= MAX_STRIDE && p->pad >= 0 &&
+    return p->k >= 1 && p->k <= MAX_K && p->stride >= 1 && p->stride <= MAX_STRIDE && p->pad >= 0 &&
            tc >= 1 && tc <= p->cout && p->stride * p->stride * tc <= MAX_ACC_VECTORS && tx >= 1 &&
            tx <= 16 && (tx & (tx - 1)) == 0 && launch_fits_int(call->in[0].s) &&
            make_plan(call, cfg, &pl) && pl.bytes <= scratch_budget(dev);
