@@ -6,6 +6,7 @@
 
 #include "backward.h"
 #include "launch_helpers.h"
+#include "wgrad.h"
 
 /* ---- data gradients: the adjoint op's forward, chosen (and tuned) as that op ---- */
 
@@ -112,16 +113,7 @@ static const variant_param wparams[N_PARAMS] = {
     {"WG_CHUNK_KB", 1024, chunk_choices, CLSEG_ARRAY_LEN(chunk_choices)},
 };
 
-/* The weight-gradient problem as a conv from `a` (cin channels) to `b` (cout channels): for a
-   conv, a = x and b = dy; for a deconv, a = dy and b = x (its adjoint conv's input and output),
-   and dw's [cin][cout] deconv layout is that conv's [cout][cin]. */
-typedef struct wgrad {
-    cl_mem a, b, dw, db, dy;
-    shape4 as, bs, dys;
-    int k, stride, pad;
-} wgrad;
-
-static clseg_status weight_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
+clseg_status wgrad_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
     const char *name = op_kind_name(call->kind);
     shape4 xs = call->in[0].s, ys = {0, 0, 0, 0};
     int ok;
@@ -165,7 +157,7 @@ static size_t reduce_lanes(const clseg_device_info *dev) {
     return lanes;
 }
 
-static clseg_status bias_grad(clseg_context *ctx, const wgrad *g) {
+clseg_status wgrad_bias(clseg_context *ctx, const wgrad *g) {
     cl_kernel kernel;
     clseg_status st = ctx_kernel(ctx, "backward", NULL, "channel_sum", &kernel);
     if (st != CLSEG_OK) return st;
@@ -212,7 +204,7 @@ static clseg_status weight_tiled_prepare(clseg_context *ctx, const op_call *call
 static clseg_status weight_tiled_run(clseg_context *ctx, const op_call *call,
                                      const op_config *cfg) {
     wgrad g;
-    clseg_status st = weight_problem(ctx, call, &g);
+    clseg_status st = wgrad_problem(ctx, call, &g);
     if (st != CLSEG_OK) return st;
     char defines[160];
     weight_defines(call, cfg, defines, sizeof defines);
@@ -241,7 +233,7 @@ static clseg_status weight_tiled_run(clseg_context *ctx, const op_call *call,
                          KARG_INT(g.pad), KARG_INT(r0), KARG_INT(CLSEG_MIN(r0 + chunk, rows)),
                          KARG_INT(r0 > 0), KARG_LOCAL(lanes * tco * tci * sizeof(float)));
     if (st != CLSEG_OK || !g.db) return st;
-    return bias_grad(ctx, &g);
+    return wgrad_bias(ctx, &g);
 }
 
 /* The lanes must fit one work-group and their partial tiles the local memory. */

@@ -14,10 +14,11 @@
    quiet 2-core AVX-512 machine of docs/tuning.md (Winograd F(4x4,3x3) wins the 3x3 layers past
    the first, with a wider transform tile where there are few input channels; the
    stride-decomposed transposed conv wins the decoder, with whole groups of channel blocks for
-   small output planes; 8 floats per vector for the memory-bound ops). llvmpipe: measured the same
-   way on rusticl at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8 tiles ran at 0.2;
-   the decoder 0.4-1 GFLOP/s with 2x4 tiles). The GPU rows are reasoned starting points, not
-   measurements (no such GPU here): desktop GPUs get the local-memory tiled kernel with 32- to
+   small output planes; 8 floats per vector for the memory-bound ops; the "flat" weight gradient,
+   2.3x the lane-parallel "tiled" one, which GPUs keep as the generic choice). llvmpipe: measured
+   the same way on rusticl at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8 tiles
+   ran at 0.2; the decoder 0.4-1 GFLOP/s with 2x4 tiles). The GPU rows are reasoned starting points,
+   not measurements (no such GPU here): desktop GPUs get the local-memory tiled kernel with 32- to
    64-item groups shaped for their SIMD width (Intel 8-16 lanes, AMD RDNA 32, NVIDIA 32) and CLBlast
    (which carries tuned GEMM parameters for many GPUs) for 1x1 convolutions; Mali, whose local
    memory is ordinary cache, gets Winograd and the register-tiled direct kernel with small tiles and
@@ -38,6 +39,8 @@ const default_rule default_rules[] = {
     {DEV_POCL_CPU, OP_MAXPOOL, ANY_SHAPE, "vec", "VEC=8"},
     {DEV_POCL_CPU, OP_AVGPOOL, ANY_SHAPE, "vec", "VEC=8"},
     {DEV_POCL_CPU, OP_UPSAMPLE, ANY_SHAPE, "vec", "VEC=8"},
+    {DEV_POCL_CPU, OP_CONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=16"},
+    {DEV_POCL_CPU, OP_DECONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=16"},
 
     /* Mesa llvmpipe (vectorises across work-items: small tiles per work-item) */
     {DEV_LLVMPIPE, OP_CONV2D, K3S1_CIN16, "winograd",
@@ -47,6 +50,8 @@ const default_rule default_rules[] = {
     {DEV_LLVMPIPE, OP_MAXPOOL, ANY_SHAPE, "vec", "VEC=8"},
     {DEV_LLVMPIPE, OP_AVGPOOL, ANY_SHAPE, "vec", "VEC=8"},
     {DEV_LLVMPIPE, OP_UPSAMPLE, ANY_SHAPE, "vec", "VEC=8"},
+    {DEV_LLVMPIPE, OP_CONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=8"},
+    {DEV_LLVMPIPE, OP_DECONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=8"},
 
     /* Intel GPUs (SIMD8/16 EUs, 64 KiB shared local memory) */
     {DEV_INTEL_GPU, OP_CONV2D, K1, "im2col_gemm", ""},
@@ -112,5 +117,7 @@ const default_rule default_rules[] = {
     {DEV_UNKNOWN_CPU, OP_CONV2D, ANY_SHAPE, "direct", "TILE_CO=4 TILE_X=4 WG_X=8 WG_Y=4 WG_Z=1"},
     {DEV_UNKNOWN_CPU, OP_DECONV2D, ANY_SHAPE, "stride_decomposed",
      "TILE_CO=2 TILE_X=4 WG_X=8 WG_Y=4"},
+    {DEV_UNKNOWN_CPU, OP_CONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=8"},
+    {DEV_UNKNOWN_CPU, OP_DECONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=8"},
 };
 const size_t default_rules_len = CLSEG_ARRAY_LEN(default_rules);
