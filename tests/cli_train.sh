@@ -100,6 +100,13 @@ if cmp -s "$tmp/a.log" "$tmp/b.log" && [ "$(wc -l <"$tmp/a.log")" -eq 6 ]; then 
     bad "loss curves differ:"; paste "$tmp/a.log" "$tmp/b.log" >&2; fi
 cmp -s "$tmp/a.clsm" "$tmp/b.clsm" && ok || bad "best models differ"
 cmp -s "$tmp/a.ckpt" "$tmp/b.ckpt" && ok || bad "final checkpoints differ"
+# Extending a finished run: only --epochs changes; the lr-step default (epochs / 3) must stay
+# the run's (1), not become 6 / 3.
+extend=(--resume "$tmp/b.ckpt" "${data[@]}" --epochs 6 --batch 3 --crop 24x16 --lr 0.02
+        --schedule cosine --class-weights median-freq --seed 5)
+expect_ok "resumed run extended to 6 epochs" "$clseg" train "${extend[@]}" --out "$tmp/b.clsm" \
+    --checkpoint "$tmp/b.ckpt" --loss-log "$tmp/b.log"
+[ "$(wc -l <"$tmp/b.log")" -eq 12 ] && ok || bad "the extended run logged $(wc -l <"$tmp/b.log") steps, not 12"
 expect_ok "a checkpoint is a model" "$clseg" eval --model "$tmp/a.ckpt" --images "$d/val/images" --labels "$d/val/labels" --ignore 255
 
 # --- NaN: stops with a clear message, writes nothing, keeps the last checkpoint ---

@@ -895,6 +895,12 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     r.total_steps = (long)r.steps_per_epoch * a->epochs;
+    if (!a->lr_step && a->resume) {
+        /* The default depends on --epochs, which a resumed run may change: keep the run's. */
+        size_t n = 0;
+        const char *v = train_config_value(resumed.config, "lr_step", &n);
+        if (v) a->lr_step = strtol(v, NULL, 10);
+    }
     if (!a->lr_step) a->lr_step = a->epochs >= 3 ? a->epochs / 3 : 1;
     int usage = 0;
     weights = class_weights(a, &r.train, r.model->classes, &usage);

@@ -300,7 +300,7 @@ clseg_status checkpoint_apply(trainer *t, const ckpt_moments *mo, char *err, siz
     return CLSEG_OK;
 }
 
-static const char *value_of(const char *text, const char *key, size_t *vlen) {
+const char *train_config_value(const char *text, const char *key, size_t *vlen) {
     size_t kl = strlen(key);
     for (const char *p = text; p && *p;) {
         const char *nl = strchr(p, '\n');
@@ -329,7 +329,7 @@ int train_config_compare(const char *a, const char *b, const char *const *skip, 
                 int skipped = 0;
                 for (int i = 0; skip && skip[i]; i++) skipped |= !strcmp(skip[i], key);
                 size_t vx = n > kl ? n - kl - 1 : 0, vy = 0;
-                const char *px = p + (n > kl ? kl + 1 : kl), *py = value_of(y, key, &vy);
+                const char *px = p + (n > kl ? kl + 1 : kl), *py = train_config_value(y, key, &vy);
                 if (!skipped && (!py || vx != vy || strncmp(px, py, vx))) {
                     const char *va = pass ? (py ? py : "(none)") : px;
                     const char *vb = pass ? px : (py ? py : "(none)");

@@ -41,6 +41,9 @@ clseg_status checkpoint_load(const char *path, clseg_model **model, train_state 
 clseg_status checkpoint_apply(trainer *t, const ckpt_moments *mo, char *err, size_t errlen);
 void ckpt_moments_free(ckpt_moments *mo);
 
+/* The value of `key` in a config text ("key value" lines), *vlen characters, not terminated;
+   NULL if absent. */
+const char *train_config_value(const char *text, const char *key, size_t *vlen);
 /* Compares two config texts line by line, ignoring the keys in `skip` (NULL-terminated);
    on the first difference writes "key: A vs B" to msg and returns 0. */
 int train_config_compare(const char *a, const char *b, const char *const *skip, char *msg,
