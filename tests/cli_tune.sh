@@ -43,6 +43,21 @@ grep -Eq ' tuned +[a-z]' "$tmp/plan.out" && ok "plan shows a tuned layer" || {
     bad "plan shows no tuned layer"; cat "$tmp/plan.out" >&2; }
 [ -s "$tmp/plan.err" ] && bad "plan warned: $(cat "$tmp/plan.err")" || ok "plan quiet on a good database"
 
+# --train: the data gradients' forward calls are tuned too (dec1's is a conv, the classifier's a
+# transposed conv; enc1 reads the input and has none), and train accepts the database.
+if "$clseg" tune --model "$tmp/tiny.clsm" --size 32x24 --batch 2 --train --budget 3 \
+    --db "$tmp/train.db" >"$tmp/ttrain.out" 2>"$tmp/ttrain.err"; then
+    ok "tune --train"
+else
+    bad "tune --train failed:"; cat "$tmp/ttrain.err" "$tmp/ttrain.out" >&2
+fi
+grep -Eq '^dec1 dx +conv2d ' "$tmp/ttrain.out" && grep -Eq '^classifier dx +deconv2d ' "$tmp/ttrain.out" &&
+    ! grep -q '^enc1 dx' "$tmp/ttrain.out" && ok "tune --train lists the data-gradient calls" || {
+    bad "tune --train layers"; cat "$tmp/ttrain.out" >&2; }
+"$clseg" train --spec "$fix/tiny.cfg" --classes 12 --batch 2 --crop 32x24 --benchmark-steps 1 \
+    --db "$tmp/train.db" >"$tmp/tstep.out" 2>&1 && ok "train runs with the --train database" || {
+    bad "train with the --train database"; cat "$tmp/tstep.out" >&2; }
+
 # Same network at another size: other signatures, so nothing is tuned there.
 "$clseg" plan --model "$tmp/tiny.clsm" --size 40x24 --db "$db" >"$tmp/plan2.out" 2>&1
 grep -Eq ' tuned +[a-z]' "$tmp/plan2.out" && bad "another size shows tuned" || ok "tuned entries are per shape"

@@ -14,7 +14,7 @@
 
 static void help(void) {
     printf(
-        "usage: clseg tune --model MODEL.clsm --size WxH [options]\n\n"
+        "usage: clseg tune --model MODEL.clsm --size WxH [--train] [options]\n\n"
         "Finds the fastest kernel variant and parameters for each distinct layer shape of the\n"
         "network on this device: starts from the current choice, then searches each variant's\n"
         "parameters (greedy steps, then random), timing every candidate (one warm-up, median of\n"
@@ -36,6 +36,9 @@ static void help(void) {
         "  --seed N         seed of the random search and test data (default 1)\n"
         "  --bench          afterwards, time whole forward passes (one warm-up, median of 3)\n"
         "                   with the plain kernels, the untuned choices and the tuned ones\n"
+        "  --train          also tune the forward ops a training step runs for the data\n"
+        "                   gradients (a conv's is a transposed conv, and the other way round);\n"
+        "                   give the training batch and crop as --batch and --size\n"
         "  -h, --help       this text\n");
 }
 
@@ -131,7 +134,7 @@ static void print_summary(const tune_layer *layers, const tune_outcome *out, int
     printf("\n%-12s %-9s %6s %-9s %10s %9s  %10s %9s %7s  %s\n", "layer", "op", "count", "GFLOP",
            "before ms", "GFLOP/s", "after ms", "GFLOP/s", "speedup", "winner");
     /* in network order (they were tuned heaviest first) */
-    int order[SPEC_MAX_LAYERS + 1];
+    int order[WORKLOAD_MAX_CALLS];
     for (int i = 0; i < n; i++) {
         int j = i;
         while (j > 0 && layers[order[j - 1]].first > layers[i].first) {
@@ -186,11 +189,11 @@ static void print_summary(const tune_layer *layers, const tune_outcome *out, int
 
 int cmd_tune(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL, *db = NULL, *size = NULL;
-    int n = 1, w = 0, h = 0, bench = 0, c;
+    int n = 1, w = 0, h = 0, bench = 0, train = 0, c;
     double budget = 60;
     uint64_t seed = 1;
     long v;
-    enum { OPT_BATCH = 256, OPT_BUDGET, OPT_DB, OPT_SEED, OPT_BENCH };
+    enum { OPT_BATCH = 256, OPT_BUDGET, OPT_DB, OPT_SEED, OPT_BENCH, OPT_TRAIN };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"size", required_argument, 0, 's'},
                                          {"batch", required_argument, 0, OPT_BATCH},
@@ -199,6 +202,7 @@ int cmd_tune(int argc, char **argv) {
                                          {"db", required_argument, 0, OPT_DB},
                                          {"seed", required_argument, 0, OPT_SEED},
                                          {"bench", no_argument, 0, OPT_BENCH},
+                                         {"train", no_argument, 0, OPT_TRAIN},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -235,6 +239,9 @@ int cmd_tune(int argc, char **argv) {
         case OPT_BENCH:
             bench = 1;
             break;
+        case OPT_TRAIN:
+            train = 1;
+            break;
         case 'h':
             help();
             return EXIT_OK;
@@ -251,9 +258,9 @@ int cmd_tune(int argc, char **argv) {
         return cli_usage_error("tune", "--size must be WxH, e.g. 480x352");
 
     net_spec *spec = calloc(1, sizeof *spec);
-    net_call *calls = calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
-    tune_layer *layers = calloc(SPEC_MAX_LAYERS + 1, sizeof *layers);
-    tune_outcome *out = calloc(SPEC_MAX_LAYERS + 1, sizeof *out);
+    net_call *calls = calloc(WORKLOAD_MAX_CALLS, sizeof *calls);
+    tune_layer *layers = calloc(WORKLOAD_MAX_CALLS, sizeof *layers);
+    tune_outcome *out = calloc(WORKLOAD_MAX_CALLS, sizeof *out);
     clseg_model *model = NULL;
     clseg_context *ctx = NULL;
     int classes, n_calls, rc = EXIT_FAILURE_RUN;
@@ -268,8 +275,10 @@ int cmd_tune(int argc, char **argv) {
         rc = EXIT_USAGE;
         goto done;
     }
-    if (workload_net_calls(spec, classes, (shape4){n, spec->input_channels, h, w}, calls, &n_calls,
-                           err, sizeof err) != CLSEG_OK) {
+    const shape4 in = {n, spec->input_channels, h, w};
+    if ((train ? workload_train_calls(spec, classes, in, calls, &n_calls, err, sizeof err)
+               : workload_net_calls(spec, classes, in, calls, &n_calls, err, sizeof err)) !=
+        CLSEG_OK) {
         cli_error("%s", err);
         goto done;
     }
@@ -284,7 +293,7 @@ int cmd_tune(int argc, char **argv) {
                   ctx->tuning_path);
         goto done;
     }
-    int n_layers = tune_distinct_layers(calls, n_calls, layers, SPEC_MAX_LAYERS + 1);
+    int n_layers = tune_distinct_layers(calls, n_calls, layers, WORKLOAD_MAX_CALLS);
     fprintf(stderr,
             "clseg: tuning %d distinct layers of %s at %dx%d (batch %d) on %s (%s) for %.0f s\n",
             n_layers, spec->name, w, h, n, ctx->info.name, dev_class_name(dev_classify(&ctx->info)),

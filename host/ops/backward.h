@@ -133,4 +133,11 @@ static inline size_t softmax_xent_partials(shape4 s) {
     return (size_t)s.n * (size_t)s.h;
 }
 
+/* The forward call that computes an OP_CONV2D_BWD_DATA / OP_DECONV2D_BWD_DATA call: a
+   transposed conv with the same weights for a conv, a conv for a transposed conv (dy in, dx
+   out, no bias, no ReLU). The variants run it through the selector, so it is chosen and tuned
+   like a forward layer of that shape (`clseg tune --train`). 0 if the call is malformed.
+   (host/ops/conv2d_bwd.c) */
+int op_data_grad_adjoint(const op_call *call, op_call *inner);
+
 #endif

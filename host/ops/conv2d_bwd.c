@@ -10,61 +10,41 @@
 
 /* ---- data gradients: the adjoint op's forward, chosen (and tuned) as that op ---- */
 
-static clseg_status conv_data_call(clseg_context *ctx, const op_call *call, op_call *inner) {
-    const conv2d_params *p = &call->p.conv;
+/* The shapes are checked against the parameters; buffers are copied, not required. */
+int op_data_grad_adjoint(const op_call *call, op_call *inner) {
     shape4 xs = call->out[0].s, ys;
-    if (call->kind != OP_CONV2D_BWD_DATA || p->relu || !conv2d_out_shape(xs, p, &ys))
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
-                        "conv2d_bwd_data: invalid parameters (relu must be 0)");
-    clseg_status st = launch_check_shape(ctx, call->kind, call->in[0].s, ys);
-    if (st != CLSEG_OK) return st;
-    if (!call->in[0].mem || !call->in[1].mem || !call->out[0].mem)
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "conv2d_bwd_data: missing buffer");
-    /* (h + 2 pad - k) % stride: the input rows/columns past the last window, which a
-       transposed conv restores as output_padding (always < stride, so always legal). */
-    deconv2d_params d = {p->cout, p->cin, p->k, p->stride, p->pad, 0, 0, 0};
-    d.out_pad_h = deconv2d_out_pad_for(ys.h, p->k, p->stride, p->pad, xs.h);
-    d.out_pad_w = deconv2d_out_pad_for(ys.w, p->k, p->stride, p->pad, xs.w);
-    *inner = (op_call){.kind = OP_DECONV2D, .p.deconv = d};
+    if (call->kind == OP_CONV2D_BWD_DATA) {
+        const conv2d_params *p = &call->p.conv;
+        if (p->relu || !conv2d_out_shape(xs, p, &ys)) return 0;
+        /* (h + 2 pad - k) % stride: the input rows/columns past the last window, which a
+           transposed conv restores as output_padding (always < stride, so always legal). */
+        deconv2d_params d = {p->cout, p->cin, p->k, p->stride, p->pad, 0, 0, 0};
+        d.out_pad_h = deconv2d_out_pad_for(ys.h, p->k, p->stride, p->pad, xs.h);
+        d.out_pad_w = deconv2d_out_pad_for(ys.w, p->k, p->stride, p->pad, xs.w);
+        *inner = (op_call){.kind = OP_DECONV2D, .p.deconv = d};
+    } else if (call->kind == OP_DECONV2D_BWD_DATA) {
+        const deconv2d_params *p = &call->p.deconv;
+        if (p->relu || !deconv2d_out_shape(xs, p, &ys)) return 0;
+        *inner =
+            (op_call){.kind = OP_CONV2D, .p.conv = {p->cout, p->cin, p->k, p->stride, p->pad, 0}};
+    } else {
+        return 0;
+    }
+    const shape4 d = call->in[0].s;
+    if (d.n != ys.n || d.c != ys.c || d.h != ys.h || d.w != ys.w) return 0;
     inner->in[0] = call->in[0];
     inner->in[1] = call->in[1];
     inner->out[0] = call->out[0];
-    return CLSEG_OK;
-}
-
-static clseg_status deconv_data_call(clseg_context *ctx, const op_call *call, op_call *inner) {
-    const deconv2d_params *p = &call->p.deconv;
-    shape4 xs = call->out[0].s, ys;
-    if (call->kind != OP_DECONV2D_BWD_DATA || p->relu || !deconv2d_out_shape(xs, p, &ys))
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
-                        "deconv2d_bwd_data: invalid parameters (relu must be 0)");
-    clseg_status st = launch_check_shape(ctx, call->kind, call->in[0].s, ys);
-    if (st != CLSEG_OK) return st;
-    if (!call->in[0].mem || !call->in[1].mem || !call->out[0].mem)
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "deconv2d_bwd_data: missing buffer");
-    *inner = (op_call){.kind = OP_CONV2D, .p.conv = {p->cout, p->cin, p->k, p->stride, p->pad, 0}};
-    inner->in[0] = call->in[0];
-    inner->in[1] = call->in[1];
-    inner->out[0] = call->out[0];
-    return CLSEG_OK;
+    return 1;
 }
 
 static clseg_status data_call(clseg_context *ctx, const op_call *call, op_call *inner) {
-    return call->kind == OP_CONV2D_BWD_DATA ? conv_data_call(ctx, call, inner)
-                                            : deconv_data_call(ctx, call, inner);
-}
-
-/* The inner op's variant: the selector's choice, except that with nothing tuned or measured
-   for the call (CHOICE_GENERIC: the first legal variant in table order) a transposed conv is
-   given the gather kernel. Stride-1 transposed convs only occur here, never at inference, and
-   the table's first legal one for them (CLBlast col2im) ran 3-8x slower than gather on PoCL at
-   the seed net's shapes (64->128 3x3 at 120x88, batch 4: 20 vs 72 GFLOP/s). */
-static clseg_status inner_choice(clseg_context *ctx, const op_call *inner, op_choice *c) {
-    clseg_status st = op_choose(ctx, inner, c);
-    if (st != CLSEG_OK || c->source != CHOICE_GENERIC || inner->kind != OP_DECONV2D) return st;
-    op_config cfg = op_default_config(&deconv2d_gather);
-    if (op_variant_supports(&deconv2d_gather, &ctx->info, inner, &cfg))
-        *c = (op_choice){&deconv2d_gather, cfg, CHOICE_GENERIC};
+    const char *name = op_kind_name(call->kind);
+    if (!op_data_grad_adjoint(call, inner))
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "%s: invalid parameters or shapes (relu must be 0)", name);
+    if (!call->in[0].mem || !call->in[1].mem || !call->out[0].mem)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "%s: missing buffer", name);
     return CLSEG_OK;
 }
 
@@ -73,7 +53,7 @@ static clseg_status data_prepare(clseg_context *ctx, const op_call *call, const 
     op_call inner;
     op_choice c;
     clseg_status st = data_call(ctx, call, &inner);
-    if (st == CLSEG_OK) st = inner_choice(ctx, &inner, &c);
+    if (st == CLSEG_OK) st = op_choose(ctx, &inner, &c);
     return st == CLSEG_OK ? op_prepare_choice(ctx, &inner, &c) : st;
 }
 
@@ -82,7 +62,7 @@ static clseg_status data_run(clseg_context *ctx, const op_call *call, const op_c
     op_call inner;
     op_choice c;
     clseg_status st = data_call(ctx, call, &inner);
-    if (st == CLSEG_OK) st = inner_choice(ctx, &inner, &c);
+    if (st == CLSEG_OK) st = op_choose(ctx, &inner, &c);
     return st == CLSEG_OK ? op_run_choice(ctx, &inner, &c) : st;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../net/plan.h"
+#include "../ops/backward.h"
 #include "../ref/ref.h"
 #include "workload.h"
 
@@ -48,6 +49,37 @@ clseg_status workload_net_calls(const net_spec *spec, int classes, shape4 in, ne
     *count = n + 1;
     free(steps);
     return CLSEG_OK;
+}
+
+clseg_status workload_train_calls(const net_spec *spec, int classes, shape4 in, net_call *calls,
+                                  int *count, char *err, size_t errlen) {
+    int n = 0;
+    clseg_status st = workload_net_calls(spec, classes, in, calls, &n, err, errlen);
+    for (int i = 0; st == CLSEG_OK && i < spec->n_layers; i++) {
+        const op_call *f = &calls[i].call;
+        if (spec->layers[i].inputs[0] == SPEC_INPUT) continue;
+        op_call bwd = {.kind = f->kind == OP_CONV2D ? OP_CONV2D_BWD_DATA : OP_DECONV2D_BWD_DATA};
+        if (f->kind == OP_CONV2D) {
+            bwd.p.conv = f->p.conv;
+            bwd.p.conv.relu = 0;
+        } else if (f->kind == OP_DECONV2D) {
+            bwd.p.deconv = f->p.deconv;
+            bwd.p.deconv.relu = 0;
+        } else {
+            continue;
+        }
+        bwd.in[0] = f->out[0];
+        bwd.in[1] = f->in[1];
+        bwd.out[0] = f->in[0];
+        net_call *c = &calls[n];
+        if (!op_data_grad_adjoint(&bwd, &c->call))
+            return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
+                              "%s: no data-gradient call for this layer", calls[i].name);
+        snprintf(c->name, sizeof c->name, "%.*s dx", (int)sizeof c->name - 4, calls[i].name);
+        n++;
+    }
+    *count = n;
+    return st;
 }
 
 static double count(shape4 s) {

@@ -23,6 +23,15 @@ typedef struct net_call {
 clseg_status workload_net_calls(const net_spec *spec, int classes, shape4 in, net_call *calls,
                                 int *count, char *err, size_t errlen);
 
+/* Room for workload_train_calls: every layer, the argmax, and a data gradient per layer. */
+#define WORKLOAD_MAX_CALLS (2 * SPEC_MAX_LAYERS + 1)
+
+/* workload_net_calls, then the forward calls a training step runs for the data gradients of
+   the conv and transposed-conv layers (op_data_grad_adjoint; none for a layer that reads the
+   network input, whose gradient is not needed), named "LAYER dx". */
+clseg_status workload_train_calls(const net_spec *spec, int classes, shape4 in, net_call *calls,
+                                  int *count, char *err, size_t errlen);
+
 /* Floating-point operations (conv and deconv; 0 elsewhere) and bytes read + written (inputs,
    weights, outputs as stored). */
 void workload_cost(const op_call *call, double *flops, double *bytes);
