@@ -75,7 +75,7 @@ clseg_status workload_train_calls(const net_spec *spec, int classes, shape4 in, 
         if (!op_data_grad_adjoint(&bwd, &c->call))
             return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
                               "%s: no data-gradient call for this layer", calls[i].name);
-        snprintf(c->name, sizeof c->name, "%.*s dx", (int)sizeof c->name - 4, calls[i].name);
+        snprintf(c->name, sizeof c->name, "%.*s dx", (int)sizeof c->name - 4, spec->layers[i].name);
         n++;
     }
     *count = n;
