@@ -25,43 +25,29 @@
 /* VLOAD_S2(p): p[0], p[2], ..., p[2 * TILE_X - 2], reading nothing past the last of them (two
    overlapping loads, even lanes of the first and odd lanes of the second), so it is in bounds
    wherever the values are. LANES: 0, 1, 2, ... HSUM: the sum of a vector's lanes. */
+#define VEC      FLOATN(TILE_X)
+#define VLOAD(p) VLOADN(TILE_X, p)
+#define HSUM(v)  HSUMN(TILE_X, v)
 #if TILE_X == 1
-#define VEC         float
 #define VMASK       int
-#define VLOAD(p)    (*(p))
 #define VLOAD_S2(p) ((p)[0])
 #define LANES       0.0f
-#define HSUM(v)     (v)
 #elif TILE_X == 2
-#define VEC         float2
 #define VMASK       int2
-#define VLOAD(p)    vload2(0, p)
 #define VLOAD_S2(p) ((float2)((p)[0], (p)[2]))
 #define LANES       ((float2)(0, 1))
-#define HSUM(v)     ((v).s0 + (v).s1)
 #elif TILE_X == 4
-#define VEC         float4
 #define VMASK       int4
-#define VLOAD(p)    vload4(0, p)
 #define VLOAD_S2(p) ((float4)(vload4(0, p).even, vload4(0, (p) + 3).odd))
 #define LANES       ((float4)(0, 1, 2, 3))
-#define HSUM(v)     (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
 #elif TILE_X == 8
-#define VEC         float8
 #define VMASK       int8
-#define VLOAD(p)    vload8(0, p)
 #define VLOAD_S2(p) ((float8)(vload8(0, p).even, vload8(0, (p) + 7).odd))
 #define LANES       ((float8)(0, 1, 2, 3, 4, 5, 6, 7))
-#define HSUM4(v)    (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
-#define HSUM(v)     HSUM4((v).lo + (v).hi)
 #elif TILE_X == 16
-#define VEC         float16
 #define VMASK       int16
-#define VLOAD(p)    vload16(0, p)
 #define VLOAD_S2(p) ((float16)(vload16(0, p).even, vload16(0, (p) + 15).odd))
 #define LANES       ((float16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
-#define HSUM4(v)    (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
-#define HSUM(v)     HSUM4(((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
 #else
 #error "TILE_X must be 1, 2, 4, 8 or 16"
 #endif

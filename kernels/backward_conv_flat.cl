@@ -30,30 +30,9 @@
 #define STRIDE 1
 #endif
 
-/* PoCL does not fuse mad(); the host defines USE_FMA where fma() is done in hardware. */
-#ifdef USE_FMA
-#define MAD(a, b, c) fma(a, b, c)
-#else
-#define MAD(a, b, c) mad(a, b, c)
-#endif
-
-#if VW == 4
-#define VEC      float4
-#define VLOAD(p) vload4(0, p)
-#define HSUM(v)  (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
-#elif VW == 8
-#define VEC      float8
-#define VLOAD(p) vload8(0, p)
-#define HSUM4(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
-#define HSUM(v)  HSUM4((v).lo + (v).hi)
-#elif VW == 16
-#define VEC      float16
-#define VLOAD(p) vload16(0, p)
-#define HSUM4(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
-#define HSUM(v)  HSUM4(((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
-#else
-#error "VW must be 4, 8 or 16"
-#endif
+#define VEC      FLOATN(VW)
+#define VLOAD(p) VLOADN(VW, p)
+#define HSUM(v)  HSUMN(VW, v)
 
 #define PHASES (STRIDE * STRIDE)
 

@@ -22,40 +22,13 @@
 #define TRANS_T 4
 #endif
 
-/* PoCL does not fuse mad(); the host defines USE_FMA where fma() is done in hardware. */
-#ifdef USE_FMA
-#define MAD(a, b, c) fma(a, b, c)
-#else
-#define MAD(a, b, c) mad(a, b, c)
-#endif
+#define VEC          FLOATN(TILE_T)
+#define VLOAD(p)     VLOADN(TILE_T, p)
+#define VSTORE(v, p) VSTOREN(TILE_T, v, p)
 
-#if TILE_T == 1
-#define VEC          float
-#define VLOAD(p)     (*(p))
-#define VSTORE(v, p) (*(p) = (v))
-#elif TILE_T == 2 || TILE_T == 4 || TILE_T == 8 || TILE_T == 16
-#define CAT_(a, b)   a##b
-#define CAT(a, b)    CAT_(a, b)
-#define VEC          CAT(float, TILE_T)
-#define VLOAD(p)     CAT(vload, TILE_T)(0, p)
-#define VSTORE(v, p) CAT(vstore, TILE_T)(v, 0, p)
-#else
-#error "TILE_T must be 1, 2, 4, 8 or 16"
-#endif
-
-#if TRANS_T == 1
-#define TV             float
-#define TV_LOAD(p)     (*(p))
-#define TV_STORE(v, p) (*(p) = (v))
-#elif TRANS_T == 2 || TRANS_T == 4 || TRANS_T == 8
-#define TCAT_(a, b)    a##b
-#define TCAT(a, b)     TCAT_(a, b)
-#define TV             TCAT(float, TRANS_T)
-#define TV_LOAD(p)     TCAT(vload, TRANS_T)(0, p)
-#define TV_STORE(v, p) TCAT(vstore, TRANS_T)(v, 0, p)
-#else
-#error "TRANS_T must be 1, 2, 4 or 8"
-#endif
+#define TV             FLOATN(TRANS_T)
+#define TV_LOAD(p)     VLOADN(TRANS_T, p)
+#define TV_STORE(v, p) VSTOREN(TRANS_T, v, p)
 
 /* The one-dimensional transforms (Lavin & Gray, interpolation points 0, +-1 [, +-2]); each 2-D
    transform applies one along rows, then along columns. g: filter taps, d: input tile,

@@ -23,26 +23,9 @@
 #define STRIDE 2
 #endif
 
-/* PoCL does not fuse mad(); the host defines USE_FMA where fma() is done in hardware. */
-#ifdef USE_FMA
-#define MAD(a, b, c) fma(a, b, c)
-#else
-#define MAD(a, b, c) mad(a, b, c)
-#endif
-
-#if TILE_X == 1
-#define VEC          float
-#define VLOAD(p)     (*(p))
-#define VSTORE(v, p) (*(p) = (v))
-#elif TILE_X == 2 || TILE_X == 4 || TILE_X == 8 || TILE_X == 16
-#define CAT_(a, b)   a##b
-#define CAT(a, b)    CAT_(a, b)
-#define VEC          CAT(float, TILE_X)
-#define VLOAD(p)     CAT(vload, TILE_X)(0, p)
-#define VSTORE(v, p) CAT(vstore, TILE_X)(v, 0, p)
-#else
-#error "TILE_X must be 1, 2, 4, 8 or 16"
-#endif
+#define VEC          FLOATN(TILE_X)
+#define VLOAD(p)     VLOADN(TILE_X, p)
+#define VSTORE(v, p) VSTOREN(TILE_X, v, p)
 
 #define KK   (KSIZE * KSIZE)
 #define TAPS ((KSIZE - 1) / STRIDE + 1) /* taps per phase and axis, at most */

@@ -64,12 +64,10 @@ __kernel void avgpool2d(const __global float *x, __global float *y, int in_h, in
    is compile-time, so the strided lane picks become shuffles. Taps are visited in row-major
    order with the same comparison as the scalar code, so values, ties and sums are identical. */
 #if VEC == 2 || VEC == 4 || VEC == 8 || VEC == 16
-#define VCAT_(a, b)   a##b
-#define VCAT(a, b)    VCAT_(a, b)
-#define VECF          VCAT(float, VEC)
-#define VECI          VCAT(int, VEC)
-#define VLOADF(p)     VCAT(vload, VEC)(0, p)
-#define VSTOREF(v, p) VCAT(vstore, VEC)(v, 0, p)
+#define VECF          FLOATN(VEC)
+#define VECI          CAT(int, VEC)
+#define VLOADF(p)     VLOADN(VEC, p)
+#define VSTOREF(v, p) VSTOREN(VEC, v, p)
 #else
 #error "VEC must be 2, 4, 8 or 16"
 #endif
@@ -106,7 +104,7 @@ __kernel void maxpool2d_vec(const __global float *x, __global float *y, __global
     int lane[VEC];
 #pragma unroll
     for (int j = 0; j < VEC; j++) lane[j] = (ox0 + j) * PS;
-    const VECI col0 = VCAT(vload, VEC)(0, lane);
+    const VECI col0 = CAT(vload, VEC)(0, lane);
     const int h0 = oh * PS;
     VECF best = window_lanes(xp + h0 * in_w, ox0, 0);
     VECI best_at = (VECI)(h0 * in_w) + col0;
@@ -121,7 +119,7 @@ __kernel void maxpool2d_vec(const __global float *x, __global float *y, __global
             best_at = select(best_at, (VECI)((h0 + dy) * in_w + dx) + col0, gt);
         }
     VSTOREF(best, y + o);
-    if (indices) VCAT(vstore, VEC)(best_at, 0, indices + o);
+    if (indices) CAT(vstore, VEC)(best_at, 0, indices + o);
 }
 
 /* Global size (ceil(out_w / VEC), out_h, planes). */

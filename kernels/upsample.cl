@@ -66,11 +66,9 @@ __kernel void maxunpool_scatter(const __global float *x, const __global int *ind
    factor is compile-time, so the per-output weights are constants. Bilinear work-items whose
    columns touch the left or right edge (where the neighbours clamp) run the scalar code. */
 #if VEC == 2 || VEC == 4 || VEC == 8 || VEC == 16
-#define VCAT_(a, b)   a##b
-#define VCAT(a, b)    VCAT_(a, b)
-#define VECF          VCAT(float, VEC)
-#define VLOADF(p)     VCAT(vload, VEC)(0, p)
-#define VSTOREF(v, p) VCAT(vstore, VEC)(v, 0, p)
+#define VECF          FLOATN(VEC)
+#define VLOADF(p)     VLOADN(VEC, p)
+#define VSTOREF(v, p) VSTOREN(VEC, v, p)
 #else
 #error "VEC must be 2, 4, 8 or 16"
 #endif

@@ -94,9 +94,13 @@ int main(void) {
         /* A kernel that does not compile: a status and the build log, no crash. */
         char kdir[] = "/tmp/clseg-kdir-XXXXXX";
         CHECK(mkdtemp(kdir) != NULL, "mkdtemp");
-        char path[600];
+        char path[600], prelude[600];
+        snprintf(prelude, sizeof prelude, "%s/prelude.cl", kdir); /* every program's start */
+        FILE *f = fopen(prelude, "w");
+        fputs("#define UNUSED_PRELUDE_MACRO 1\n", f);
+        fclose(f);
         snprintf(path, sizeof path, "%s/pool.cl", kdir);
-        FILE *f = fopen(path, "w");
+        f = fopen(path, "w");
         fputs("__kernel void maxpool2d(__global float *x) { x[0] = undeclared_thing; }\n", f);
         fclose(f);
         clseg_context *ctx = NULL;
@@ -113,6 +117,7 @@ int main(void) {
             clseg_context_free(ctx);
         }
         unlink(path);
+        unlink(prelude);
         rmdir(kdir);
         char names2[8][512];
         int m = list_entries(dir, names2, 8);

@@ -15,7 +15,9 @@ extern const struct {
 extern const size_t clseg_embedded_kernel_count;
 
 #define BASE_OPTIONS "-cl-std=CL1.2 -cl-mad-enable"
-#define CACHE_MAGIC  "CLSEGPB1"
+/* kernels/prelude.cl: macros every program starts with, not a program of its own. */
+#define PRELUDE     "prelude"
+#define CACHE_MAGIC "CLSEGPB1"
 /* A cached binary larger than this is treated as damaged. */
 #define CACHE_MAX_BYTES ((size_t)256 << 20)
 
@@ -32,11 +34,15 @@ struct program_entry {
 };
 
 size_t program_embedded_count(void) {
-    return clseg_embedded_kernel_count;
+    return clseg_embedded_kernel_count - 1; /* the prelude */
 }
 
 const char *program_embedded_name(size_t i) {
-    return i < clseg_embedded_kernel_count ? clseg_embedded_kernels[i].name : NULL;
+    for (size_t k = 0; k < clseg_embedded_kernel_count; k++) {
+        if (strcmp(clseg_embedded_kernels[k].name, PRELUDE) == 0) continue;
+        if (i-- == 0) return clseg_embedded_kernels[k].name;
+    }
+    return NULL;
 }
 
 void programs_release(clseg_context *ctx) {
@@ -56,8 +62,10 @@ void programs_release(clseg_context *ctx) {
     ctx->n_programs = ctx->cap_programs = 0;
 }
 
-clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
-                            char **owned) {
+/* Source text of kernels/<name>.cl: from ctx->kernel_dir when set, else embedded at build time.
+ *owned is set when the caller must free *source. */
+static clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
+                                   char **owned) {
     *source = NULL;
     *owned = NULL;
     if (ctx->kernel_dir) {
@@ -77,6 +85,29 @@ clseg_status program_source(clseg_context *ctx, const char *name, const char **s
             return CLSEG_OK;
         }
     return ctx_fail(ctx, CLSEG_ERR_INTERNAL, "no kernel program named '%s'", name);
+}
+
+/* What the compiler gets for program `name`: the prelude, then the program, whose line numbers
+   the build log keeps. Freed by the caller. */
+static clseg_status program_text(clseg_context *ctx, const char *name, char **text) {
+    const char *prelude, *body;
+    char *owned_prelude, *owned_body;
+    *text = NULL;
+    clseg_status st = program_source(ctx, PRELUDE, &prelude, &owned_prelude);
+    if (st != CLSEG_OK) return st;
+    st = program_source(ctx, name, &body, &owned_body);
+    if (st == CLSEG_OK) {
+        static const char line_reset[] = "\n#line 1\n";
+        size_t len = strlen(prelude) + strlen(line_reset) + strlen(body) + 1;
+        *text = clseg_malloc(len);
+        if (*text)
+            snprintf(*text, len, "%s%s%s", prelude, line_reset, body);
+        else
+            st = ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    free(owned_prelude);
+    free(owned_body);
+    return st;
 }
 
 /* ---- binary cache ------------------------------------------------------------------------ */
@@ -254,14 +285,13 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
         ctx->programs = grown;
         ctx->cap_programs = cap;
     }
-    const char *source;
-    char *owned;
-    clseg_status st = program_source(ctx, name, &source, &owned);
+    char *source;
+    clseg_status st = program_text(ctx, name, &source);
     if (st != CLSEG_OK) return st;
     size_t olen = strlen(BASE_OPTIONS) + strlen(defines) + 2;
     char *options = clseg_malloc(olen);
     if (!options) {
-        free(owned);
+        free(source);
         return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     }
     snprintf(options, olen, "%s%s%s", BASE_OPTIONS, *defines ? " " : "", defines);
@@ -289,7 +319,7 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
             ctx->stats.build_ms += clseg_now_ms() - t0;
         }
     }
-    free(owned);
+    free(source);
     free(options);
     if (st != CLSEG_OK) {
         free(key);

@@ -11,11 +11,6 @@ void programs_release(clseg_context *ctx);
 clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defines,
                          program_entry **out);
 
-/* Source text of kernels/<name>.cl: from ctx->kernel_dir when set, else embedded at build time.
- *owned is set when the caller must free *source. */
-clseg_status program_source(clseg_context *ctx, const char *name, const char **source,
-                            char **owned);
-
 /* Checks one binary-cache entry (docs/architecture.md): on 1, *bin and *len point at the device
    binary inside data; a truncated, corrupt or foreign (other key) entry is 0. Pure, for the
    fuzzer. */
