@@ -3,19 +3,11 @@
 # the CSV one row per layer, --no-memplan and --device all work, bad options fail with one line;
 # bench/report turns the JSON into markdown, and into a PNG where matplotlib is installed.
 # usage: cli_bench.sh CLSEG_BINARY SOURCE_DIR
-set -u
-clseg=$1
-src=$2
+. "$(dirname "$0")/harness.sh" "$@"
 fix=$src/tests/fixtures/cli
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 # The bench compiles cold into a private driver cache unless one is set: share one across the runs
 # of this test so that only the first pays for PoCL's compiler.
 export POCL_CACHE_DIR=$tmp/pocl-cache
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 # Python for JSON checks: any python3 has json; the report's chart needs matplotlib (Debian's).
 py=python3
@@ -120,5 +112,4 @@ if [ -n "$py" ]; then
     fi
 fi
 
-echo "cli_bench: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

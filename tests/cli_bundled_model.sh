@@ -5,16 +5,8 @@
 # The bounds sit a few points under what the model scores on this frame (docs/training.md), so a
 # change that breaks the model format, BatchNorm folding, normalisation or a kernel on this
 # device fails here, while driver rounding (labels agree to >= 99.9% across devices) does not.
-set -u
-clseg=$1
-src=$(cd "$2" && pwd)
+. "$(dirname "$0")/harness.sh" "$@"
 model=$src/models/seednet-camvid.clsm
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 mkdir "$tmp/images" "$tmp/labels"
 ln -s "$src/models/samples/camvid_0016E5_08085.png" "$tmp/images/frame.png"
@@ -55,5 +47,4 @@ EOF
     cat "$tmp/stderr" >&2
 }
 
-echo "cli_bundled_model: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

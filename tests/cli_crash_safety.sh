@@ -3,15 +3,7 @@
 # (byte for byte) or the complete new one, never a torn file: clseg_write_file_atomic writes a
 # temporary file, fsyncs it and renames it over the target (docs/reliability.md).
 # usage: cli_crash_safety.sh CLSEG_BINARY SOURCE_DIR
-set -u
-clseg=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/harness.sh" "$@"
 
 # Every file the library writes goes through clseg_write_file_atomic (the training loss log,
 # appended line by line, is the one exception).
@@ -104,5 +96,4 @@ else
     bad "segment of the 640x480 image"
 fi
 
-echo "cli_crash_safety: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -2,16 +2,8 @@
 # cli_segment.sh - the clseg command end to end: help texts, init, segment outputs, and a clear
 # one-line error with a non-zero exit (and no output file) for every malformed input.
 # usage: cli_segment.sh CLSEG_BINARY SOURCE_DIR
-set -u
-clseg=$1
-src=$2
+. "$(dirname "$0")/harness.sh" "$@"
 fix=$src/tests/fixtures/cli
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 # expect_fail NAME OUTFILE CMD... : non-zero exit, not a signal, one stderr line, no OUTFILE
 expect_fail() {
@@ -110,5 +102,4 @@ printf '\xff' | dd of="$tmp/flip.clsm" bs=1 seek=300 conv=notrunc 2>/dev/null
 expect_fail "bit-flipped model" "$o" "$clseg" segment --model "$tmp/flip.clsm" -o "$o.png" "$sample"
 expect_fail "output into missing dir" "" "$clseg" segment --model "$tmp/tiny.clsm" -o "$tmp/no/such/dir/x.png" "$sample"
 
-echo "cli_segment: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,16 +4,8 @@
 # NaN stops training and leaves the last checkpoint alone, and eval reproduces a confusion
 # matrix computed independently.
 # usage: cli_train.sh CLSEG_BINARY SOURCE_DIR
-set -u
-clseg=$1
-src=$2
+. "$(dirname "$0")/harness.sh" "$@"
 fix=$src/tests/fixtures/train
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 # expect_fail NAME CODE CMD... : exit CODE, one line on stderr
 expect_fail() {
@@ -132,5 +124,4 @@ expect_fail "eval without --labels" 2 "$clseg" eval --model "$tmp/pixel.clsm" --
 expect_ok "benchmark" "$clseg" train --spec "$spec" --classes 4 --batch 2 --crop 32x24 --benchmark-steps 2
 grep -q "median" "$tmp/stdout" && ok || bad "benchmark output"
 
-echo "cli_train: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -3,18 +3,10 @@
 # that plan then reports as 'tuned'; a corrupt database is ignored with a warning; a foreign file
 # is never overwritten; help and usage errors.
 # usage: cli_tune.sh CLSEG_BINARY SOURCE_DIR
-set -u
-clseg=$1
-src=$2
+. "$(dirname "$0")/harness.sh" "$@"
 fix=$src/tests/fixtures/cli
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 export CLSEG_CACHE_DIR=$tmp/cache
 unset CLSEG_TUNING_DB CLSEG_PLAIN_KERNELS
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 for sub in plan tune; do
     "$clseg" $sub --help >"$tmp/help" 2>&1 && grep -q "usage: clseg $sub" "$tmp/help" && ok "$sub --help" ||
@@ -88,5 +80,4 @@ grep -q "refusing to overwrite" "$tmp/tune2.err" && ok "refusal explained" || ba
     --fixture "$src/tests/fixtures/devices/mali-g78.dev" >"$tmp/fx.out" 2>&1 &&
     grep -q "class mali-valhall" "$tmp/fx.out" && ok "plan --fixture" || bad "plan --fixture: $(cat "$tmp/fx.out")"
 
-echo "cli_tune: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
