@@ -116,8 +116,21 @@ int main(void) {
             printf("build error: %s\n", clseg_context_error(ctx));
             clseg_context_free(ctx);
         }
-        unlink(path);
+        /* A kernel directory without the prelude: every program needs it, and the error says so. */
         unlink(prelude);
+        ctx = NULL;
+        CHECK_OK(clseg_context_create(&ctx, &o, NULL, 0));
+        if (ctx) {
+            cl_kernel k;
+            st = ctx_kernel(ctx, "pool", NULL, "maxpool2d", &k);
+            CHECK(st != CLSEG_OK, "no prelude.cl in the kernel directory gave %s",
+                  clseg_status_str(st));
+            CHECK(strstr(clseg_context_error(ctx), "prelude.cl") != NULL,
+                  "error names the missing prelude: %s", clseg_context_error(ctx));
+            printf("missing prelude: %s\n", clseg_context_error(ctx));
+            clseg_context_free(ctx);
+        }
+        unlink(path);
         rmdir(kdir);
         char names2[8][512];
         int m = list_entries(dir, names2, 8);
