@@ -16,7 +16,7 @@
 #include "train/metrics.h"
 #include "testutil.h"
 
-static const augment_opts plain = {8, 6, 1, 1, 0, 255, {0, 0, 0}, {1, 1, 1}};
+static const augment_opts plain = {8, 6, 1, 1, 0, 255, {0, 0, 0}, {1, 1, 1}, {0, 0, 0}, 0};
 
 static image_rgb make_image(int w, int h, uint8_t *labels) {
     image_rgb img = {w, h, malloc((size_t)w * h * 3)};
@@ -93,6 +93,65 @@ static void test_augment(void) {
     int valid = 1;
     for (int i = 0; i < 48; i++) valid &= (y[i] >= 0 && y[i] < 5) || y[i] == 255;
     CHECK(valid, "scaled labels are not labels");
+    image_rgb_free(&img);
+}
+
+/* Class-balanced crops: a class with one pixel in a 32x24 frame lands in an 8x6 crop about half of
+   the time (two classes present) instead of 8 in 475 windows; the other class never goes away. */
+static void test_class_crop(void) {
+    uint8_t labels[32 * 24];
+    image_rgb img = make_image(32, 24, NULL);
+    memset(labels, 0, sizeof labels);
+    labels[20 * 32 + 30] = 3;
+    augment_opts o = plain;
+    float x[3 * 48];
+    int32_t y[48];
+    int hits[2] = {0, 0};
+    for (int balanced = 0; balanced < 2; balanced++) {
+        o.class_crop = (float)balanced;
+        for (uint64_t s = 0; s < 200; s++) {
+            augment_sample(&img, labels, &o, s, x, y);
+            int found = 0;
+            for (int i = 0; i < 48; i++) found |= y[i] == 3;
+            hits[balanced] += found;
+        }
+    }
+    CHECK(hits[0] < 20, "random crops held the one-pixel class %d of 200 times", hits[0]);
+    CHECK(hits[1] > 70 && hits[1] < 130, "class-balanced crops held it %d of 200 times", hits[1]);
+    image_rgb_free(&img);
+}
+
+/* Colour jitter: a grey image stays grey under saturation jitter; brightness alone scales every
+   pixel by one factor; zero jitter is the plain path bit for bit. */
+static void test_colour_jitter(void) {
+    image_rgb img = make_image(8, 6, NULL);
+    for (int i = 0; i < 48; i++) img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = img.rgb[3 * i] / 2;
+    float base[3 * 48], x[3 * 48];
+    augment_sample(&img, NULL, &plain, 5, base, NULL);
+    augment_opts o = plain;
+    o.jitter[0] = 0.4f;
+    int scaled = 1, changed = 0;
+    for (uint64_t s = 0; s < 16; s++) {
+        augment_sample(&img, NULL, &o, s, x, NULL);
+        float f = 0;
+        for (int i = 0; i < 3 * 48; i++) {
+            if (base[i] > 0.02f && x[i] < 0.999f) {
+                if (f == 0) f = x[i] / base[i];
+                scaled &= fabsf(x[i] / base[i] - f) < 1e-4f;
+            }
+        }
+        scaled &= f >= 0.6f - 1e-4f && f <= 1.4f + 1e-4f;
+        changed += fabsf(f - 1) > 1e-3f;
+    }
+    CHECK(scaled && changed > 10, "brightness jitter is not one gain per sample in [0.6, 1.4]");
+    for (int i = 0; i < 48; i++) img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = img.rgb[3 * i];
+    augment_sample(&img, NULL, &plain, 5, base, NULL);
+    o = plain;
+    o.jitter[2] = 0.9f;
+    augment_sample(&img, NULL, &o, 3, x, NULL);
+    int grey = 1;
+    for (int i = 0; i < 3 * 48; i++) grey &= fabsf(x[i] - base[i]) < 1e-5f;
+    CHECK(grey, "saturation jitter changed a grey image");
     image_rgb_free(&img);
 }
 
@@ -294,6 +353,8 @@ static void test_schedules(void) {
 
 int main(void) {
     test_augment();
+    test_class_crop();
+    test_colour_jitter();
     test_shuffle();
     test_dataset_and_loader();
     test_weights_and_metrics();

@@ -39,6 +39,10 @@ static void help(void) {
         "  --crop WxH         training crop (default: the first image's size)\n"
         "  --scale MIN,MAX    random scale range (default 0.75,1.25; 1,1 = off)\n"
         "  --no-flip          no random horizontal flips\n"
+        "  --jitter B,C,S     colour jitter: brightness, contrast and saturation scaled by\n"
+        "                     factors in [1-B,1+B], ... (default 0,0,0 = off)\n"
+        "  --class-crop P     with probability P, place the crop on a pixel of a class drawn\n"
+        "                     uniformly from those in the image (small classes; default 0)\n"
         "Model:\n"
         "  --spec FILE        network description; weights He-initialised from --seed\n"
         "  --init MODEL.clsm  start from this model's weights (fresh optimiser)\n"
@@ -104,6 +108,8 @@ enum {
     O_BENCH,
     O_VAL_EVERY,
     O_DB,
+    O_JITTER,
+    O_CLASS_CROP,
 };
 
 typedef struct args {
@@ -111,7 +117,8 @@ typedef struct args {
     const char *device, *db, *out, *checkpoint, *resume, *init, *loss_log, *class_weights;
     long ignore, epochs, batch, seed, checkpoint_every, stop_at, bench, lr_step, warmup, val_every;
     int crop_w, crop_h, flip;
-    double lr, momentum, wd, gamma, power, scale_min, scale_max;
+    double lr, momentum, wd, gamma, power, scale_min, scale_max, class_crop;
+    double jitter[3];
     optim_kind optimizer;
     lr_schedule schedule;
 } args;
@@ -161,6 +168,8 @@ static int parse_args(int argc, char **argv, args *a) {
         {"benchmark-steps", required_argument, 0, O_BENCH},
         {"val-every", required_argument, 0, O_VAL_EVERY},
         {"db", required_argument, 0, O_DB},
+        {"jitter", required_argument, 0, O_JITTER},
+        {"class-crop", required_argument, 0, O_CLASS_CROP},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -300,6 +309,29 @@ static int parse_args(int argc, char **argv, args *a) {
                                        v);
             break;
         }
+        case O_JITTER: {
+            char buf[96], *field = buf;
+            snprintf(buf, sizeof buf, "%s", v);
+            int ok = 1;
+            for (int k = 0; k < 3 && ok; k++) {
+                char *comma = strchr(field, ',');
+                if ((k < 2) != (comma != NULL)) ok = 0;
+                if (comma) *comma = 0;
+                ok = ok && parse_double(field, 0, 0.9, &a->jitter[k]);
+                if (comma) field = comma + 1;
+            }
+            if (!ok)
+                return cli_usage_error(cmd,
+                                       "--jitter must be BRIGHTNESS,CONTRAST,SATURATION, each in "
+                                       "[0, 0.9], not '%s'",
+                                       v);
+            break;
+        }
+        case O_CLASS_CROP:
+            if (!parse_double(v, 0, 1, &a->class_crop))
+                return cli_usage_error(cmd,
+                                       "--class-crop must be a probability in [0, 1], not '%s'", v);
+            break;
         case O_LR:
             if (!parse_double(v, 1e-12, 1e30, &a->lr))
                 return cli_usage_error(cmd, "--lr must be a positive number, not '%s'", v);
@@ -583,11 +615,13 @@ static void config_text(const args *a, int classes, int crop_w, int crop_h, cons
                           "optimizer %s\nlr %.17g\nmomentum %.17g\nweight_decay %.17g\n"
                           "schedule %s\nlr_step %ld\nlr_gamma %.17g\npoly_power %.17g\n"
                           "warmup_steps %ld\nepochs %ld\nclasses %d\nignore %ld\n"
-                          "train_images %d\nclass_weights ",
+                          "train_images %d\njitter %.9g,%.9g,%.9g\nclass_crop %.9g\n"
+                          "class_weights ",
                           a->seed, a->batch, crop_w, crop_h, a->scale_min, a->scale_max, a->flip,
                           optim_name(a->optimizer), a->lr, a->momentum, a->wd,
                           schedule_name(a->schedule), a->lr_step, a->gamma, a->power, a->warmup,
-                          a->epochs, classes, a->ignore, n_train);
+                          a->epochs, classes, a->ignore, n_train, a->jitter[0], a->jitter[1],
+                          a->jitter[2], a->class_crop);
     for (int c = 0; c < classes && o < len; c++)
         o += (size_t)snprintf(buf + o, len - o, "%s%.9g", c ? "," : "",
                               weights ? (double)weights[c] : 1.0);
@@ -958,7 +992,9 @@ int cmd_train(int argc, char **argv) {
                            a->flip,
                            (int)a->ignore,
                            {r.model->mean[0], r.model->mean[1], r.model->mean[2]},
-                           {r.model->std[0], r.model->std[1], r.model->std[2]}};
+                           {r.model->std[0], r.model->std[1], r.model->std[2]},
+                           {(float)a->jitter[0], (float)a->jitter[1], (float)a->jitter[2]},
+                           (float)a->class_crop};
     if (r.model->channels != 3) {
         cli_error("training reads RGB images; the model takes %d channels", r.model->channels);
         goto done;
