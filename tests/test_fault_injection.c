@@ -90,8 +90,8 @@ static void run(const char *device, const char *cache_dir, outcome *o) {
     clseg_status st = image_load_png(input_path, 0, &img, msg, len);
     if (st == CLSEG_OK) st = clseg_model_load(&model, model_path, msg, len);
     if (st == CLSEG_OK) {
-        clseg_context_options opts = {
-            .device = device, .cache_dir = cache_dir, .disable_cache = cache_dir == NULL};
+        clseg_context_options opts = {CLSEG_CONTEXT_OPTIONS_INIT, .device = device,
+                                      .cache_dir = cache_dir, .disable_cache = cache_dir == NULL};
         st = clseg_context_create(&ctx, &opts, msg, len);
     }
     if (st == CLSEG_OK) {

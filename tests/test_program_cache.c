@@ -24,7 +24,7 @@ static int list_entries(const char *dir, char names[][512], int max) {
 /* Builds program "pool" in a fresh context on device `sel`; returns its startup stats. */
 static clseg_startup_stats build_once(const char *sel, const char *dir, clseg_status *st_out) {
     clseg_context *ctx = NULL;
-    clseg_context_options o = {.device = sel, .cache_dir = dir};
+    clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = sel, .cache_dir = dir};
     clseg_startup_stats s = {0};
     char err[512];
     *st_out = clseg_context_create(&ctx, &o, err, sizeof err);
@@ -104,7 +104,8 @@ int main(void) {
         fputs("__kernel void maxpool2d(__global float *x) { x[0] = undeclared_thing; }\n", f);
         fclose(f);
         clseg_context *ctx = NULL;
-        clseg_context_options o = {.device = sel, .kernel_dir = kdir, .disable_cache = 1};
+        clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = sel, .kernel_dir = kdir,
+                                   .disable_cache = 1};
         CHECK_OK(clseg_context_create(&ctx, &o, NULL, 0));
         if (ctx) {
             cl_kernel k;

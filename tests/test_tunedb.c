@@ -239,7 +239,7 @@ static void attach(const char *dir) {
     for (size_t i = 0; i < CLSEG_ARRAY_LEN(cases); i++) {
         clseg_context *ctx = calloc(1, sizeof *ctx);
         ctx->info = d;
-        clseg_context_options o = {.tuning_db = cases[i].path};
+        clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .tuning_db = cases[i].path};
         CHECK_OK(tuning_attach(ctx, &o));
         op_choice ch;
         int chosen = op_choose_on(&ctx->info, ctx->tuning, 0, &c, &ch);

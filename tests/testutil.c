@@ -60,7 +60,7 @@ int tu_contexts(clseg_context ***out) {
             if (pick != i) continue;
         }
         snprintf(spec, sizeof spec, "%d:%d", devs[i].platform_index, devs[i].device_index);
-        clseg_context_options o = {.device = spec};
+        clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = spec};
         if (clseg_context_create(&ctxs[count], &o, err, sizeof err) == CLSEG_OK) {
             printf("device %s: %s\n", spec, devs[i].name);
             count++;

@@ -40,7 +40,8 @@ int cli_parse_int(const char *s, long lo, long hi, long *out) {
 
 int cli_open_context(const char *device, int profiling, clseg_context **out) {
     char err[2048];
-    clseg_context_options o = {.device = device, .enable_profiling = profiling};
+    clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = device,
+                               .enable_profiling = profiling};
     if (clseg_context_create(out, &o, err, sizeof err) != CLSEG_OK) {
         cli_error("%s", err);
         return 0;

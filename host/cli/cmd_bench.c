@@ -112,11 +112,9 @@ static clseg_status open_net(const bench_opts *o, const char *sel, const char *c
     char err[1024] = "";
     clseg_status st = clseg_model_load(m, o->model, err, sizeof err);
     if (st != CLSEG_OK) return fail(r, st, "model", err);
-    clseg_context_options co = {.device = sel,
-                                .cache_dir = cache,
-                                .enable_profiling = 1,
-                                .tuning_db = o->db,
-                                .plain_kernels = o->plain};
+    clseg_context_options co = {CLSEG_CONTEXT_OPTIONS_INIT, .device = sel,
+                                .cache_dir = cache,         .enable_profiling = 1,
+                                .tuning_db = o->db,         .plain_kernels = o->plain};
     st = clseg_context_create(ctx, &co, err, sizeof err);
     if (st != CLSEG_OK) return fail(r, st, "context", err);
     snprintf(r->warning, sizeof r->warning, "%s", clseg_context_warning(*ctx));
@@ -789,7 +787,7 @@ int cmd_bench(int argc, char **argv) {
     if (!all) {
         const char *sel = o.device && *o.device ? o.device : getenv("CLSEG_DEVICE");
         clseg_context *probe;
-        clseg_context_options co = {.device = sel, .disable_cache = 1};
+        clseg_context_options co = {CLSEG_CONTEXT_OPTIONS_INIT, .device = sel, .disable_cache = 1};
         /* The library resolves the selector (and its default) exactly as every other command. */
         if (clseg_context_create(&probe, &co, err, sizeof err) != CLSEG_OK) {
             clseg_free(devs);

@@ -37,7 +37,7 @@ static startup_times measure_startup(const clseg_device_info *d) {
     t.ok = 1;
     for (int pass = 0; pass < 2 && t.ok; pass++) {
         clseg_context *ctx;
-        clseg_context_options o = {.device = sel, .cache_dir = dir};
+        clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = sel, .cache_dir = dir};
         if (clseg_context_create(&ctx, &o, NULL, 0) != CLSEG_OK) {
             t.ok = 0;
             break;

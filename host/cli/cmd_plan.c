@@ -58,7 +58,8 @@ int cli_load_network(const char *path, int classes, net_spec *spec, int *classes
 
 int cli_open_tuned_context(const char *device, const char *db, int plain, clseg_context **out) {
     char err[2048];
-    clseg_context_options o = {.device = device, .tuning_db = db, .plain_kernels = plain};
+    clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = device, .tuning_db = db,
+                               .plain_kernels = plain};
     if (clseg_context_create(out, &o, err, sizeof err) != CLSEG_OK) return cli_error("%s", err), 0;
     if (*clseg_context_warning(*out))
         fprintf(stderr, "clseg: warning: %s\n", clseg_context_warning(*out));

@@ -196,7 +196,7 @@ int cmd_segment(int argc, char **argv) {
         return cli_error("%s", err);
     double t_model = clseg_now_ms();
     clseg_context *ctx = NULL;
-    clseg_context_options copts = {.device = device, .tuning_db = db};
+    clseg_context_options copts = {CLSEG_CONTEXT_OPTIONS_INIT, .device = device, .tuning_db = db};
     if (clseg_context_create(&ctx, &copts, err, sizeof err) != CLSEG_OK) {
         cli_error("%s", err);
         clseg_model_free(model);

@@ -95,7 +95,8 @@ static void on_progress(void *user, const tune_progress *p) {
 static int time_forward(const char *device, const char *db, int plain, const clseg_model *model,
                         int n, int h, int w, double *ms, int *runs) {
     clseg_context *ctx;
-    clseg_context_options o = {.device = device, .tuning_db = db, .plain_kernels = plain};
+    clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = device, .tuning_db = db,
+                               .plain_kernels = plain};
     char err[1024];
     if (clseg_context_create(&ctx, &o, err, sizeof err) != CLSEG_OK) return cli_error("%s", err), 0;
     clseg_net *net = NULL;

@@ -33,7 +33,7 @@ const char *clseg_status_str(clseg_status status) {
 }
 
 const char *clseg_version(void) {
-    return "0.1.0";
+    return CLSEG_VERSION_STRING;
 }
 
 clseg_status clseg_vfail(char *buf, size_t len, clseg_status status, const char *fmt, va_list ap) {

@@ -95,12 +95,27 @@ static char *default_cache_dir(void) {
     return clseg_strdup(buf);
 }
 
+void clseg_context_options_init(clseg_context_options *opts) {
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = sizeof *opts;
+}
+
 clseg_status clseg_context_create(clseg_context **out, const clseg_context_options *opts,
                                   char *errbuf, size_t errlen) {
-    clseg_context_options none = {0};
     if (!out) return clseg_fail(errbuf, errlen, CLSEG_ERR_INVALID_ARGUMENT, "out is NULL");
     *out = NULL;
-    if (!opts) opts = &none;
+    clseg_context_options given;
+    clseg_context_options_init(&given);
+    if (opts) {
+        if (opts->struct_size == 0)
+            return clseg_fail(errbuf, errlen, CLSEG_ERR_INVALID_ARGUMENT,
+                              "options struct_size is 0: start from CLSEG_CONTEXT_OPTIONS_INIT "
+                              "or clseg_context_options_init()");
+        memcpy(&given, opts, opts->struct_size < sizeof given ? opts->struct_size : sizeof given);
+        given.struct_size = sizeof given;
+    }
+    opts = &given;
 
     clseg_device_info *devs = NULL;
     size_t n = 0, pick = 0;

@@ -73,7 +73,7 @@ void memplan_build(const layer_step *steps, int n_layers, int reuse, memplan *p)
     }
     find_live_ranges(p, steps, n_layers);
 
-    int order[MEMPLAN_MAX_TENSORS];
+    int order[MEMPLAN_MAX_TENSORS] = {0}; /* zeroed: gcc -O3 cannot see that the sort fills it */
     for (int i = 0; i < p->n_tensors; i++) {
         int j = i;
         while (j > 0 && p->t[order[j - 1]].bytes < p->t[i].bytes) {
