@@ -415,7 +415,8 @@ int main(void) {
     int n_ctx = tu_contexts(&ctxs);
     static const shape4 shapes[] = {{1, 1, 1, 1}, {1, 3, 3, 5},    {2, 5, 7, 4},
                                     {2, 3, 9, 7}, {1, 17, 33, 17}, {3, 2, 1, 6}};
-    static const pool_params pools[] = {{2, 2, 0}, {2, 2, 1}, {3, 2, 1}, {3, 1, 0}, {2, 3, 1}};
+    static const pool_params pools[] = {
+        {2, 2, 0, 0}, {2, 2, 1, 0}, {3, 2, 1, 0}, {3, 1, 0, 0}, {2, 3, 1, 0}};
     for (int d = 0; d < n_ctx; d++) {
         clseg_context *ctx = ctxs[d];
         uint64_t seed = 7;

@@ -8,7 +8,8 @@
 typedef enum op_kind {
     OP_CONV2D,    /* x, weight[cout][cin][k][k], bias[cout] -> y; optional fused ReLU */
     OP_DECONV2D,  /* x, weight[cin][cout][k][k] (PyTorch ConvTranspose2d layout), bias -> y */
-    OP_MAXPOOL,   /* x -> y [, argmax indices as int32, h*W_in+w within the plane] */
+    OP_MAXPOOL,   /* x -> y [, argmax indices as int32, h*W_in+w within the plane, when
+                     p.pool.with_indices] */
     OP_AVGPOOL,   /* x -> y */
     OP_UPSAMPLE,  /* x -> y, nearest or bilinear (align_corners=False) by integer factor */
     OP_MAXUNPOOL, /* x, indices -> y of a given size (SegNet-style) */
@@ -47,8 +48,10 @@ typedef struct deconv2d_params {
 } deconv2d_params;
 
 typedef struct pool_params {
-    int k, stride; /* 2, 2 in the seed net */
-    int ceil_mode; /* 1 = a partial window at the right/bottom edge produces an output */
+    int k, stride;    /* 2, 2 in the seed net */
+    int ceil_mode;    /* 1 = a partial window at the right/bottom edge produces an output */
+    int with_indices; /* maxpool: also write the argmax indices to out[1] (a different call,
+                         kernel and tuning signature than without) */
 } pool_params;
 
 typedef enum upsample_mode { UPSAMPLE_NEAREST = 0, UPSAMPLE_BILINEAR = 1 } upsample_mode;

@@ -445,7 +445,7 @@ clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info 
     out->out_shape[2] = s->out.h;
     out->out_shape[3] = s->out.w;
 
-    double elems = (double)shape4_count(s->out) * (s->wants_indices ? 2 : 1);
+    double elems = (double)shape4_count(s->out) * (step_writes_indices(s) ? 2 : 1);
     for (int k = 0; k < s->n_in; k++) elems += (double)shape4_count(layer_input(net, s->in[k]).s);
     shape4 x = layer_input(net, s->in[0]).s;
     if (s->op == OP_CONV2D) {

@@ -45,9 +45,11 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "%s: no output for k=%d stride=%d",
                         op_kind_name(call->kind), p->k, p->stride);
     clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, ys);
-    const int with_indices = call->kind == OP_MAXPOOL && call->out[1].mem;
+    const int with_indices = call->kind == OP_MAXPOOL && p->with_indices;
     if (st == CLSEG_OK && with_indices)
-        st = launch_check_shape(ctx, call->kind, call->out[1].s, ys);
+        st = call->out[1].mem ? launch_check_shape(ctx, call->kind, call->out[1].s, ys)
+                              : ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                                         "maxpool: with_indices but no indices buffer");
     if (st != CLSEG_OK) return st;
     if (!launch_fits_int(xs))
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "%s: tensor too large", op_kind_name(call->kind));

@@ -294,6 +294,7 @@ static clseg_status build_forward(trainer *t) {
         case OP_MAXPOOL:
             st = buffer(t, shape4_count(s->out) * 4, &tl->indices);
             if (st != CLSEG_OK) break;
+            c.p.pool.with_indices = 1; /* the backward reads them, unpool or not */
             c.out[1] = (dtensor){tl->indices, s->out};
             st = add_call(t, &c);
             break;

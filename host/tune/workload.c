@@ -37,7 +37,7 @@ clseg_status workload_net_calls(const net_spec *spec, int classes, shape4 in, ne
             c->in[1] = (dtensor){ph, steps[s->pool_layer].out};
         }
         c->out[0] = (dtensor){ph, s->out};
-        if (s->op == OP_MAXPOOL) c->out[1] = (dtensor){s->wants_indices ? ph : NULL, s->out};
+        if (s->op == OP_MAXPOOL && s->p.pool.with_indices) c->out[1] = (dtensor){ph, s->out};
     }
     shape4 last = steps[n - 1].out;
     op_call *a = &calls[n].call;
@@ -264,7 +264,7 @@ clseg_status workload_create(clseg_context *ctx, const op_call *shape_call, uint
         if (st == CLSEG_OK) st = ctx_buffer(ctx, in_count[i] * 4, w->host_in[i], &w->mems[i]);
         if (st == CLSEG_OK) c->in[i].mem = w->mems[i];
     }
-    int n_out = (c->kind == OP_MAXPOOL && shape_call->out[1].mem) ? 2 : 1;
+    int n_out = (c->kind == OP_MAXPOOL && c->p.pool.with_indices) ? 2 : 1;
     if (c->kind == OP_MAXPOOL && n_out == 1) c->out[1].mem = NULL;
     for (int i = 0; i < n_out && st == CLSEG_OK; i++) {
         w->out_count[i] = shape4_count(c->out[0].s);
