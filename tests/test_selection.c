@@ -9,6 +9,7 @@
 #include "net/spec.h"
 #include "testutil.h"
 #include "tune/choose.h"
+#include "net/calls.h"
 #include "tune/workload.h"
 
 #define MAX_FILES 64
@@ -72,11 +73,11 @@ static int checked_layers;
 
 static void check_network(const char *dev_file, const clseg_device_info *dev, const char *cfg,
                           const net_spec *spec, int w, int h, int n) {
-    net_call *calls = calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
+    op_named_call *calls = calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
     int count = 0;
     char err[512];
-    clseg_status st = workload_net_calls(spec, 12, (shape4){n, spec->input_channels, h, w}, calls,
-                                         &count, err, sizeof err);
+    clseg_status st = net_calls(spec, 12, (shape4){n, spec->input_channels, h, w}, calls, &count,
+                                err, sizeof err);
     if (st != CLSEG_OK) {
         /* Some specs (skip connections) only fit sizes divisible by their total stride. */
         CHECK(w != 480 || h != 352, "%s at 480x352: %s", cfg, err);
@@ -107,9 +108,8 @@ static void check_tuned_lookup(const clseg_device_info *dev) {
     memset(&c, 0, sizeof c);
     c.kind = OP_CONV2D;
     c.p.conv = (conv2d_params){64, 128, 3, 1, 1, 1};
-    c.in[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 64, 88, 120}};
-    c.in[1].mem = c.in[2].mem = WORKLOAD_PLACEHOLDER;
-    c.out[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 128, 88, 120}};
+    c.in[0] = (dtensor){NULL, {1, 64, 88, 120}};
+    c.out[0] = (dtensor){NULL, {1, 128, 88, 120}};
     const op_variant *v = op_variant_find(OP_CONV2D, "direct");
     CHECK(v != NULL, "conv2d has a 'direct' variant");
     if (!v) return;

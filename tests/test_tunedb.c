@@ -32,9 +32,8 @@ static op_call conv_call(void) {
     memset(&c, 0, sizeof c);
     c.kind = OP_CONV2D;
     c.p.conv = (conv2d_params){16, 32, 3, 1, 1, 1};
-    c.in[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 16, 40, 30}};
-    c.in[1].mem = c.in[2].mem = WORKLOAD_PLACEHOLDER;
-    c.out[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 32, 40, 30}};
+    c.in[0] = (dtensor){NULL, {1, 16, 40, 30}};
+    c.out[0] = (dtensor){NULL, {1, 32, 40, 30}};
     return c;
 }
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "device/runtime.h"
 #include "net/model.h"
+#include "net/calls.h"
 #include "tune/autotune.h"
 #include "tune/choose.h"
 
@@ -133,7 +134,7 @@ typedef struct plan_opts {
 static int plan_network(const plan_opts *o, const clseg_device_info *dev, const tunedb *db,
                         clseg_context *ctx, const char *db_desc) {
     net_spec *spec = clseg_calloc(1, sizeof *spec);
-    net_call *calls = clseg_calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
+    op_named_call *calls = clseg_calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
     int classes, n = 0, rc = EXIT_FAILURE_RUN;
     char err[1024];
     if (!spec || !calls) {
@@ -142,8 +143,8 @@ static int plan_network(const plan_opts *o, const clseg_device_info *dev, const 
     }
     if (!cli_load_network(o->model ? o->model : o->spec, o->classes, spec, &classes, NULL))
         goto done;
-    if (workload_net_calls(spec, classes, (shape4){o->n, spec->input_channels, o->h, o->w}, calls,
-                           &n, err, sizeof err) != CLSEG_OK) {
+    if (net_calls(spec, classes, (shape4){o->n, spec->input_channels, o->h, o->w}, calls, &n, err,
+                  sizeof err) != CLSEG_OK) {
         cli_error("%s", err);
         goto done;
     }
@@ -165,7 +166,7 @@ static int plan_network(const plan_opts *o, const clseg_device_info *dev, const 
             goto done;
         }
         double f, b, ms = -1;
-        workload_cost(c, &f, &b);
+        op_cost(c, &f, &b);
         if (o->time) {
             workload w;
             clseg_status st = workload_create(ctx, c, 1 + (uint64_t)i, 0, &w);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "device/runtime.h"
 #include "net/model.h"
+#include "net/calls.h"
 #include "tune/autotune.h"
 #include "tune/choose.h"
 
@@ -135,7 +136,7 @@ static void print_summary(const tune_layer *layers, const tune_outcome *out, int
     printf("\n%-12s %-9s %6s %-9s %10s %9s  %10s %9s %7s  %s\n", "layer", "op", "count", "GFLOP",
            "before ms", "GFLOP/s", "after ms", "GFLOP/s", "speedup", "winner");
     /* in network order (they were tuned heaviest first) */
-    int order[WORKLOAD_MAX_CALLS];
+    int order[NET_MAX_TRAIN_CALLS];
     for (int i = 0; i < n; i++) {
         int j = i;
         while (j > 0 && layers[order[j - 1]].first > layers[i].first) {
@@ -259,9 +260,9 @@ int cmd_tune(int argc, char **argv) {
         return cli_usage_error("tune", "--size must be WxH, e.g. 480x352");
 
     net_spec *spec = calloc(1, sizeof *spec);
-    net_call *calls = calloc(WORKLOAD_MAX_CALLS, sizeof *calls);
-    tune_layer *layers = calloc(WORKLOAD_MAX_CALLS, sizeof *layers);
-    tune_outcome *out = calloc(WORKLOAD_MAX_CALLS, sizeof *out);
+    op_named_call *calls = calloc(NET_MAX_TRAIN_CALLS, sizeof *calls);
+    tune_layer *layers = calloc(NET_MAX_TRAIN_CALLS, sizeof *layers);
+    tune_outcome *out = calloc(NET_MAX_TRAIN_CALLS, sizeof *out);
     clseg_model *model = NULL;
     clseg_context *ctx = NULL;
     int classes, n_calls, rc = EXIT_FAILURE_RUN;
@@ -277,9 +278,8 @@ int cmd_tune(int argc, char **argv) {
         goto done;
     }
     const shape4 in = {n, spec->input_channels, h, w};
-    if ((train ? workload_train_calls(spec, classes, in, calls, &n_calls, err, sizeof err)
-               : workload_net_calls(spec, classes, in, calls, &n_calls, err, sizeof err)) !=
-        CLSEG_OK) {
+    if ((train ? net_train_calls(spec, classes, in, calls, &n_calls, err, sizeof err)
+               : net_calls(spec, classes, in, calls, &n_calls, err, sizeof err)) != CLSEG_OK) {
         cli_error("%s", err);
         goto done;
     }
@@ -294,7 +294,7 @@ int cmd_tune(int argc, char **argv) {
                   ctx->tuning_path);
         goto done;
     }
-    int n_layers = tune_distinct_layers(calls, n_calls, layers, WORKLOAD_MAX_CALLS);
+    int n_layers = tune_distinct_layers(calls, n_calls, layers, NET_MAX_TRAIN_CALLS);
     fprintf(stderr,
             "clseg: tuning %d distinct layers of %s at %dx%d (batch %d) on %s (%s) for %.0f s\n",
             n_layers, spec->name, w, h, n, ctx->info.name, dev_class_name(dev_classify(&ctx->info)),

@@ -31,6 +31,13 @@ typedef struct op_call {
     dtensor out[4];
 } op_call;
 
+/* A call with a name for people: the network layer it runs ("enc1", "enc2 dx", "(argmax)"). */
+#define OP_CALL_NAME_MAX 64
+typedef struct op_named_call {
+    op_call call;
+    char name[OP_CALL_NAME_MAX];
+} op_named_call;
+
 /* A tunable parameter of a variant: usually a kernel compile-time define (-DNAME=value) or a
    work-group dimension. */
 #define OP_MAX_PARAMS 8
@@ -140,6 +147,10 @@ extern const op_variant maxpool_bwd_direct;
 extern const op_variant maxunpool_bwd_direct;
 extern const op_variant upsample_bwd_direct;
 extern const op_variant softmax_xent_direct;
+
+/* Floating-point operations (conv and deconv; 0 elsewhere) and bytes read + written (inputs,
+   weights, outputs as stored) of a call. */
+void op_cost(const op_call *call, double *flops, double *bytes);
 
 /* Global work size helper: rounds n up to a multiple of m. */
 static inline size_t round_up(size_t n, size_t m) {

@@ -23,7 +23,7 @@ static int by_weight(const void *a, const void *b) {
     return x > y ? -1 : x < y ? 1 : 0;
 }
 
-int tune_distinct_layers(const net_call *calls, int n, tune_layer *out, int max) {
+int tune_distinct_layers(const op_named_call *calls, int n, tune_layer *out, int max) {
     int m = 0;
     for (int i = 0; i < n; i++) {
         char sig[256];
@@ -42,7 +42,7 @@ int tune_distinct_layers(const net_call *calls, int n, tune_layer *out, int max)
         snprintf(L->name, sizeof L->name, "%s", calls[i].name);
         L->count = 1;
         L->first = i;
-        workload_cost(&L->call, &L->flops, &L->bytes);
+        op_cost(&L->call, &L->flops, &L->bytes);
     }
     qsort(out, (size_t)m, sizeof *out, by_weight);
     return m;
