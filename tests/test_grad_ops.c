@@ -9,6 +9,7 @@
 #include "ref/ref.h"
 #include "ref/ref_backward.h"
 #include "testutil.h"
+#include "tune/select.h"
 
 /* Outputs of one configuration: fresh guarded buffers (NaN before the run) read back after. */
 typedef struct outs {
@@ -157,7 +158,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         c.out[0].mem = inplace;
         c.out[1].mem = dg;
         c.out[2].mem = dbm;
-        CHECK_OK(op_run(ctx, &c));
+        CHECK_OK(tune_run_call(ctx, &c));
         float *got = malloc(n * sizeof *got);
         CHECK_OK(ctx_read(ctx, inplace, 0, n * 4, got));
         CHECK(tu_allclose(what, got, dx, n, 1e-4f, BN_RTOL), "%s: in place", what);
@@ -399,7 +400,7 @@ static void check_xent(clseg_context *ctx, shape4 s, int weighted, int mode, uin
         op_call c = call;
         c.in[0].mem = c.out[0].mem = inplace;
         c.out[1].mem = pm;
-        CHECK_OK(op_run(ctx, &c));
+        CHECK_OK(tune_run_call(ctx, &c));
         float *got = malloc(n * 4);
         CHECK_OK(ctx_read(ctx, inplace, 0, n * 4, got));
         CHECK(tu_allclose(what, got, d, n, 1e-6f, 1e-4f), "%s: in place", what);

@@ -241,7 +241,7 @@ static void attach(const char *dir) {
         clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .tuning_db = cases[i].path};
         CHECK_OK(tuning_attach(ctx, &o));
         op_choice ch;
-        int chosen = op_choose_on(&ctx->info, ctx->tuning, 0, &c, &ch);
+        int chosen = tune_select_on(&ctx->info, ctx->tuning, 0, &c, &ch);
         CHECK(ctx->tuning_state == (int)cases[i].state, "%s: state %d", cases[i].path,
               ctx->tuning_state);
         CHECK(chosen && (ch.source == CHOICE_TUNED) == cases[i].tuned, "%s: tuned %d",

@@ -6,6 +6,7 @@
 #include "ops/ops.h"
 #include "ref/ref.h"
 #include "testutil.h"
+#include "tune/select.h"
 
 /* Every variant, awkward shapes, factors 1-4; plus hand-computed checks of the reference against
    PyTorch's documented align_corners=False results. */
@@ -77,7 +78,7 @@ static void check_unpool(clseg_context *ctx, shape4 xs, pool_params pp, uint64_t
     pool.p.pool.with_indices = 1;
     pool.out[0] = (dtensor){pm.mem, ps};
     pool.out[1] = (dtensor){im.mem, ps};
-    CHECK_OK(op_run(ctx, &pool));
+    CHECK_OK(tune_run_call(ctx, &pool));
 
     op_call call = {.kind = OP_MAXUNPOOL, .p.unpool = up};
     call.in[0] = (dtensor){pm.mem, ps};

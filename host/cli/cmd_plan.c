@@ -160,7 +160,7 @@ static int plan_network(const plan_opts *o, const clseg_device_info *dev, const 
     for (int i = 0; i < n; i++) {
         const op_call *c = &calls[i].call;
         op_choice ch;
-        if (!op_choose_on(dev, db, o->plain, c, &ch)) {
+        if (!tune_select_on(dev, db, o->plain, c, &ch)) {
             cli_error("layer %s: no %s variant supports it on %s", calls[i].name,
                       op_kind_name(c->kind), dev->name);
             goto done;

@@ -10,6 +10,7 @@
 #include "fold.h"
 #include "memplan.h"
 #include "plan.h"
+#include "../tune/select.h"
 
 struct clseg_net {
     clseg_context *ctx;
@@ -174,7 +175,7 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     for (int i = 0; st == CLSEG_OK && i <= net->spec.n_layers; i++) {
         op_call c = i < net->spec.n_layers ? step_call(net, i) : argmax_call(net);
         op_choice *ch = i < net->spec.n_layers ? &net->choices[i] : &net->argmax_choice;
-        st = op_choose(ctx, &c, ch);
+        st = tune_select(ctx, &c, ch);
         if (st == CLSEG_OK)
             scratch = CLSEG_MAX(scratch, op_choice_scratch_bytes(&ctx->info, &c, ch));
     }

@@ -102,6 +102,6 @@ static clseg_status bwd_run(clseg_context *ctx, const op_call *call, const op_co
 }
 
 const op_variant batchnorm_train_direct = {
-    "direct", OP_BATCHNORM_TRAIN, NULL, 0, NULL, prepare, fwd_run, NULL};
+    .name = "direct", .kind = OP_BATCHNORM_TRAIN, .prepare = prepare, .run = fwd_run};
 const op_variant batchnorm_train_bwd_direct = {
-    "direct", OP_BATCHNORM_TRAIN_BWD, NULL, 0, NULL, prepare, bwd_run, NULL};
+    .name = "direct", .kind = OP_BATCHNORM_TRAIN_BWD, .prepare = prepare, .run = bwd_run};

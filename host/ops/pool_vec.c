@@ -7,7 +7,7 @@
 static const int vec_choices[] = {2, 4, 8, 16};
 enum { P_VEC, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"VEC", 8, vec_choices, CLSEG_ARRAY_LEN(vec_choices)},
+    {"VEC", 8, vec_choices, CLSEG_ARRAY_LEN(vec_choices), PARAM_VECTOR_WIDTH},
 };
 
 /* Windows up to 4x4 (the lane picks unroll k^2 * VEC loads); any input shape. */
@@ -73,5 +73,17 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Windows and strides up to 4, any input shape. */
-const op_variant maxpool_vec = {"vec", OP_MAXPOOL, params, N_PARAMS, supports, prepare, run, NULL};
-const op_variant avgpool_vec = {"vec", OP_AVGPOOL, params, N_PARAMS, supports, prepare, run, NULL};
+const op_variant maxpool_vec = {.name = "vec",
+                                .kind = OP_MAXPOOL,
+                                .params = params,
+                                .n_params = N_PARAMS,
+                                .supports = supports,
+                                .prepare = prepare,
+                                .run = run};
+const op_variant avgpool_vec = {.name = "vec",
+                                .kind = OP_AVGPOOL,
+                                .params = params,
+                                .n_params = N_PARAMS,
+                                .supports = supports,
+                                .prepare = prepare,
+                                .run = run};

@@ -1,11 +1,10 @@
-/* select.c - the variant table and the selector that picks a supported variant and its
-   parameters per call. */
+/* select.c - the variant table, and preparing / running a choice made by the selector
+   (host/tune/select.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
 #include "variant_util.h"
-#include "../tune/choose.h"
 
 const op_variant *const op_variant_table[] = {
     &conv2d_winograd,
@@ -60,7 +59,7 @@ void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, siz
     size_t off = 0;
     if (len) buf[0] = 0;
     for (int i = 0; i < v->n_params && off < len; i++) {
-        if (strncmp(v->params[i].name, "WG_", 3) == 0) continue;
+        if (!param_is_define(v->params[i].role)) continue;
         int w = snprintf(buf + off, len - off, "%s-D%s=%d", off ? " " : "", v->params[i].name,
                          cfg->v[i]);
         if (w < 0) break;
@@ -68,12 +67,11 @@ void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, siz
     }
 }
 
-/* The lookup order (tuned for this device + driver -> class default -> generic -> plain) lives
-   in host/tune/choose.c, where it also serves recorded devices that have no context. */
-clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out) {
-    if (op_choose_on(&ctx->info, ctx->tuning, ctx->plain_kernels, call, out)) return CLSEG_OK;
-    return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "no %s variant supports this shape on %s",
-                    op_kind_name(call->kind), ctx->info.name);
+void op_choice_inner(const op_config *cfg, op_choice *out) {
+    memset(out, 0, sizeof *out);
+    out->variant = cfg->inner;
+    memcpy(out->cfg.v, cfg->inner_v, sizeof out->cfg.v);
+    out->source = CHOICE_GENERIC;
 }
 
 size_t op_choice_scratch_bytes(const clseg_device_info *dev, const op_call *call,
@@ -89,18 +87,6 @@ clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op
 
 clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c) {
     return c->variant->run(ctx, call, &c->cfg);
-}
-
-clseg_status op_prepare(clseg_context *ctx, const op_call *call) {
-    op_choice c;
-    clseg_status st = op_choose(ctx, call, &c);
-    return st == CLSEG_OK ? op_prepare_choice(ctx, call, &c) : st;
-}
-
-clseg_status op_run(clseg_context *ctx, const op_call *call) {
-    op_choice c;
-    clseg_status st = op_choose(ctx, call, &c);
-    return st == CLSEG_OK ? op_run_choice(ctx, call, &c) : st;
 }
 
 static double count(shape4 s) {

@@ -8,6 +8,7 @@
 #include "net/calls.h"
 #include "ops/backward.h"
 #include "trainer.h"
+#include "../tune/select.h"
 
 /* Where a model tensor lives on the device. */
 enum { LOC_PARAMS = 0, LOC_STATS = 1 };
@@ -210,7 +211,7 @@ static clseg_status add_call(trainer *t, const op_call *c) {
     }
     gcall *g = &t->calls[t->n_calls];
     g->c = *c;
-    clseg_status st = op_choose(t->ctx, &g->c, &g->ch);
+    clseg_status st = tune_select(t->ctx, &g->c, &g->ch);
     if (st == CLSEG_OK) st = op_prepare_choice(t->ctx, &g->c, &g->ch);
     if (st == CLSEG_OK) t->n_calls++;
     return st;

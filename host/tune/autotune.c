@@ -572,7 +572,7 @@ clseg_status tune_network(clseg_context *ctx, const tune_layer *layers, int n,
         double now = clseg_now_ms();
         double share = (end - now) * (total_weight > 0 ? weight(L) / total_weight : 1.0 / (n - i));
         total_weight -= weight(L);
-        if (!op_choose_on(&ctx->info, ctx->tuning, 0, &L->call, &o->before) || !tunable(ctx, L)) {
+        if (!tune_select_on(&ctx->info, ctx->tuning, 0, &L->call, &o->before) || !tunable(ctx, L)) {
             o->skipped = 1;
             o->best = o->before;
             workload_free(&ws[i]);

@@ -1,0 +1,22 @@
+/* select.c - a context's selection for an op call (its database and plain switch), and the
+   choose-and-run conveniences. */
+#include "select.h"
+#include "choose.h"
+
+clseg_status tune_select(clseg_context *ctx, const op_call *call, op_choice *out) {
+    if (tune_select_on(&ctx->info, ctx->tuning, ctx->plain_kernels, call, out)) return CLSEG_OK;
+    return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "no %s variant supports this shape on %s",
+                    op_kind_name(call->kind), ctx->info.name);
+}
+
+clseg_status tune_prepare_call(clseg_context *ctx, const op_call *call) {
+    op_choice c;
+    clseg_status st = tune_select(ctx, call, &c);
+    return st == CLSEG_OK ? op_prepare_choice(ctx, call, &c) : st;
+}
+
+clseg_status tune_run_call(clseg_context *ctx, const op_call *call) {
+    op_choice c;
+    clseg_status st = tune_select(ctx, call, &c);
+    return st == CLSEG_OK ? op_run_choice(ctx, call, &c) : st;
+}
