@@ -166,7 +166,7 @@ CLSEG_API clseg_status clseg_variant_get(int i, clseg_variant_info *out);
 
 /* ---- The autotuner -------------------------------------------------------------------------- */
 
-/* What the progress callback is told, often (several times a second at most) while tuning. */
+/* What the progress callback is told: when a layer or phase starts and after each candidate. */
 typedef struct clseg_tune_progress {
     int layer;                /* the distinct layer being tuned, in tuning order (heaviest first);
                                  == n_layers in the CLBlast phase */
