@@ -17,16 +17,13 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
-/* Shared by plan and tune (cmd_plan.c): "WxH"; a .clsm model or a .cfg spec with `classes`
-   (the model is kept when model != NULL); a context with tuning database `db` (NULL = default)
-   that prints its warnings; "tuned" / "class default" / "generic" / "plain". Print their errors. */
-struct net_spec;
-struct op_choice;
+/* Shared by plan and tune (cmd_plan.c): "WxH"; a .clsm model, or a model made from a .cfg
+   network description with `classes` classes (seed 1; *from_spec = 1 then, and the weights mean
+   nothing); a context with tuning database `db` (NULL = default) that prints its warnings. Print
+   their errors. */
 int cli_parse_size(const char *s, int *w, int *h);
-int cli_load_network(const char *path, int classes, struct net_spec *spec, int *classes_out,
-                     clseg_model **model);
+int cli_load_network(const char *path, int classes, clseg_model **model, int *from_spec);
 int cli_open_tuned_context(const char *device, const char *db, int plain, clseg_context **out);
-const char *cli_choice_why(const struct op_choice *c, int plain);
 
 /* Prints "clseg: <message>" on stderr; returns EXIT_FAILURE_RUN for `return cli_error(...)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
