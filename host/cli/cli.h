@@ -39,4 +39,25 @@ int cli_open_context(const char *device, int profiling, clseg_context **out);
 /* Removes a directory and the plain files in it (best effort). */
 void cli_remove_dir(const char *dir);
 
+/* A one-line progress bar for long loops (training epochs, evaluation), cli_progress.c: redrawn
+   in place on a terminal, a plain line now and then when the stream is a log file. */
+typedef struct cli_progress {
+    FILE *f;
+    int tty;
+    int total, base; /* base: items already done when the bar started (a resumed epoch) */
+    double last_s;   /* elapsed time of the last line drawn */
+    int last_len;
+} cli_progress;
+/* A bar for a loop of `total` items that starts with `base` of them done. */
+void cli_progress_start(cli_progress *p, FILE *f, int total, int base);
+/* Shows done/total, the rate in items/s and the ETA from elapsed_s (seconds since the loop
+   began, as the library's callbacks report it), and `extra` (may be NULL). Terminals: at most
+   ~10 redraws a second; otherwise one line every `log_every_s` seconds and at the end. */
+void cli_progress_update(cli_progress *p, int done, double elapsed_s, const char *label,
+                         const char *extra, double log_every_s);
+/* Clears the bar on a terminal (so the next line starts clean). */
+void cli_progress_end(cli_progress *p);
+/* "1h02m", "3m05s", "12s" */
+void cli_format_duration(double seconds, char *buf, size_t len);
+
 #endif
