@@ -89,7 +89,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
            bm = upload(ctx, beta, C * 4);
     cl_mem dym = upload(ctx, dy, n * 4), sm = upload(ctx, saved, S * 4);
 
-    op_call call = {.kind = OP_BATCHNORM_TRAIN, .p.add.relu = relu};
+    op_call call = {.kind = OP_BATCHNORM_TRAIN, .p.bn.relu = relu};
     call.in[0] = (dtensor){xm, s};
     call.in[1].mem = gm;
     call.in[2].mem = bm;
@@ -127,7 +127,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         outs_free(&o);
     }
 
-    call = (op_call){.kind = OP_BATCHNORM_TRAIN_BWD, .p.add.relu = relu};
+    call = (op_call){.kind = OP_BATCHNORM_TRAIN_BWD, .p.bn.relu = relu};
     call.in[0] = (dtensor){dym, s};
     call.in[1] = (dtensor){xm, s};
     call.in[2].mem = sm;

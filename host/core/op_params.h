@@ -69,6 +69,26 @@ typedef struct add_params {
     int relu;
 } add_params;
 
+/* BatchNorm in training mode (OP_BATCHNORM_TRAIN and its backward, host/ops/backward.h):
+   PyTorch's BatchNorm2d with these fixed constants, and its ReLU fused. */
+#define BN_EPS               1e-5f
+#define BN_MOMENTUM          0.1f
+#define BN_SAVED_PER_CHANNEL 4 /* floats per channel the forward keeps for the backward */
+typedef struct batchnorm_params {
+    int relu; /* 1 = y = relu(bn(x)) */
+} batchnorm_params;
+
+/* The parameters of any op, by kind: one union for op calls and network plan steps. */
+typedef union op_params {
+    conv2d_params conv;
+    deconv2d_params deconv;
+    pool_params pool;
+    upsample_params up;
+    unpool_params unpool;
+    add_params add;
+    batchnorm_params bn;
+} op_params;
+
 /* Output shapes; return 0 (and leave *out alone) when the parameters make no valid output. */
 int conv2d_out_shape(shape4 in, const conv2d_params *p, shape4 *out);
 int deconv2d_out_shape(shape4 in, const deconv2d_params *p, shape4 *out);

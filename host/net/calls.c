@@ -19,7 +19,7 @@ op_call net_layer_call(const layer_step *steps, int i, shape4 in, cl_mem input,
     op_call c;
     memset(&c, 0, sizeof c);
     c.kind = s->op;
-    memcpy(&c.p, &s->p, sizeof c.p);
+    c.p = s->p;
     for (int k = 0; k < s->n_in; k++)
         c.in[k] = s->in[k] == SPEC_INPUT
                       ? (dtensor){input, in}

@@ -8,14 +8,7 @@
 
 typedef struct layer_step {
     op_kind op;
-    union {
-        conv2d_params conv;
-        deconv2d_params deconv;
-        pool_params pool;
-        upsample_params up;
-        unpool_params unpool;
-        add_params add;
-    } p;
+    op_params p;
     int in[SPEC_MAX_INPUTS]; /* layer indices, SPEC_INPUT = the network input */
     int n_in;
     int pool_layer; /* unpool: the maxpool whose indices it reads */

@@ -57,7 +57,7 @@ static clseg_status fwd_run(clseg_context *ctx, const op_call *call, const op_co
     clseg_status st = check(ctx, call);
     if (st != CLSEG_OK) return st;
     const shape4 s = call->in[0].s;
-    const int relu = call->p.add.relu != 0;
+    const int relu = call->p.bn.relu != 0;
     cl_kernel stats, apply;
     st = ctx_kernel(ctx, "batchnorm", NULL, "bn_stats", &stats);
     if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_apply", &apply);
@@ -81,7 +81,7 @@ static clseg_status bwd_run(clseg_context *ctx, const op_call *call, const op_co
     clseg_status st = check(ctx, call);
     if (st != CLSEG_OK) return st;
     const shape4 s = call->in[0].s;
-    const int relu = call->p.add.relu != 0;
+    const int relu = call->p.bn.relu != 0;
     cl_kernel reduce, apply;
     st = ctx_kernel(ctx, "batchnorm", NULL, "bn_bwd_reduce", &reduce);
     if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_bwd_apply", &apply);

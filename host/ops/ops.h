@@ -15,14 +15,7 @@ typedef struct dtensor {
 
 typedef struct op_call {
     op_kind kind;
-    union {
-        conv2d_params conv;
-        deconv2d_params deconv;
-        pool_params pool;
-        upsample_params up;
-        unpool_params unpool;
-        add_params add;
-    } p;
+    op_params p;
     /* conv2d / deconv2d: x, weight, bias (weight and bias use only .mem)
        maxunpool: x, indices     concat / add: a, b     others: x */
     dtensor in[4];

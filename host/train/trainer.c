@@ -283,7 +283,7 @@ static clseg_status build_forward(trainer *t) {
             op_call bn;
             memset(&bn, 0, sizeof bn);
             bn.kind = OP_BATCHNORM_TRAIN;
-            bn.p.add.relu = L->act == ACT_RELU;
+            bn.p.bn.relu = L->act == ACT_RELU;
             bn.in[0] = (dtensor){tl->z, s->out};
             bn.in[1] = mem1(t->loc[tl->gamma].mem);
             bn.in[2] = mem1(t->loc[tl->beta].mem);
@@ -392,14 +392,14 @@ static clseg_status build_backward(trainer *t) {
         grad_target g0, g1;
         op_call c;
         memset(&c, 0, sizeof c);
-        memcpy(&c.p, &s->p, sizeof s->p);
+        c.p = s->p;
         switch (s->op) {
         case OP_CONV2D:
         case OP_DECONV2D: {
             int deconv = s->op == OP_DECONV2D;
             if (L->batchnorm) {
                 c.kind = OP_BATCHNORM_TRAIN_BWD;
-                c.p.add.relu = L->act == ACT_RELU;
+                c.p.bn.relu = L->act == ACT_RELU;
                 c.in[0] = dy;
                 c.in[1] = (dtensor){tl->z, s->out};
                 c.in[2] = mem1(tl->saved);
@@ -416,7 +416,7 @@ static clseg_status build_backward(trainer *t) {
             }
             if (st != CLSEG_OK) break;
             memset(&c, 0, sizeof c);
-            memcpy(&c.p, &s->p, sizeof s->p);
+            c.p = s->p;
             if (deconv)
                 c.p.deconv.relu = 0;
             else
