@@ -131,6 +131,11 @@ CLSEG_API void clseg_plan_free(clseg_plan *plan);
 CLSEG_API int clseg_plan_layer_count(const clseg_plan *plan);
 /* Call i, 0 <= i < clseg_plan_layer_count. */
 CLSEG_API clseg_status clseg_plan_layer_get(const clseg_plan *plan, int i, clseg_plan_layer *out);
+/* Why call i got its variant: one line per variant of its op, in preference order, "NAME:
+   chosen", "NAME: refused: REASON" (at its generic defaults: the variant's own supports() or
+   the device's limits) or "NAME: supported, not preferred"; lines end with '\n'. Truncated to
+   len - 1 characters. */
+CLSEG_API clseg_status clseg_plan_layer_why(const clseg_plan *plan, int i, char *buf, size_t len);
 
 /* Runs call i's chosen variant alone on ctx, on its own buffers of seeded random data (seed 1 +
    i): one warm-up run, then the median of `reps` runs, each followed by clFinish, in

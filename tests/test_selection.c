@@ -36,8 +36,9 @@ static int legal_here(const clseg_device_info *dev, const op_call *call, const o
                       char *why, size_t len) {
     const op_variant *v = c->variant;
     if (v->kind != call->kind) return snprintf(why, len, "variant of another op"), 0;
-    if (v->supports && !v->supports(dev, call, &c->cfg))
-        return snprintf(why, len, "its supports() says no"), 0;
+    char refusal[160];
+    if (op_variant_refuses(v, dev, call, &c->cfg, refusal, sizeof refusal))
+        return snprintf(why, len, "refused: %.100s", refusal), 0;
     size_t wg[3] = {1, 1, 1};
     for (int i = 0; i < v->n_params; i++) {
         const variant_param *p = &v->params[i];

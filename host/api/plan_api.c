@@ -174,3 +174,30 @@ clseg_status clseg_variant_get(int i, clseg_variant_info *out) {
     }
     return CLSEG_OK;
 }
+
+clseg_status clseg_plan_layer_why(const clseg_plan *plan, int i, char *buf, size_t len) {
+    if (!plan || !buf || !len || i < 0 || i >= plan->n) return CLSEG_ERR_INVALID_ARGUMENT;
+    const op_call *c = &plan->calls[i].call;
+    const op_choice *ch = &plan->choices[i];
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t k = 0; k < op_variant_table_len && o < len; k++) {
+        const op_variant *v = op_variant_table[k];
+        if (v->kind != c->kind) continue;
+        char why[200] = "";
+        op_config cfg = op_default_config(v);
+        int w;
+        if (v == ch->variant)
+            w = snprintf(buf + o, len - o, "%s: chosen\n", v->name);
+        else if (op_variant_refuses(v, &plan->dev, c, &cfg, why, sizeof why))
+            w = snprintf(buf + o, len - o, "%s: refused: %s\n", v->name, why);
+        else if (!tune_config_legal(&plan->dev, v, c, &cfg))
+            w = snprintf(buf + o, len - o, "%s: refused: its defaults exceed the device's limits\n",
+                         v->name);
+        else
+            w = snprintf(buf + o, len - o, "%s: supported, not preferred\n", v->name);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+    return CLSEG_OK;
+}

@@ -76,6 +76,8 @@ static void help(void) {
         "                   last-resort variant with its smallest tiles, the baseline\n"
         "  --time           also run each layer on the device (random data; one warm-up, median\n"
         "                   of 3) and print its time and GFLOP/s\n"
+        "  --why            under each layer, every variant of its op: chosen, refused (and\n"
+        "                   why), or supported but not preferred\n"
         "  --list-variants  list every kernel variant with its parameters (default{choices})\n"
         "                   and exit\n"
         "  -h, --help       this text\n");
@@ -99,7 +101,7 @@ static void list_variants(void) {
 
 typedef struct plan_opts {
     const char *model, *spec, *device, *db, *fixture;
-    int classes, n, w, h, plain, time;
+    int classes, n, w, h, plain, time, why;
 } plan_opts;
 
 /* --model, or --spec with --classes. */
@@ -138,6 +140,12 @@ static int print_plan(const plan_opts *o, const clseg_model *model, const clseg_
             printf(" %9.2f %8s", ms, "-");
         printf("  %-13s %s%s%s\n", clseg_choice_source_name(L.source), L.variant,
                *L.params ? " " : "", L.params);
+        if (o->why) {
+            char why[4096];
+            if (clseg_plan_layer_why(plan, i, why, sizeof why) == CLSEG_OK)
+                for (char *line = strtok(why, "\n"); line; line = strtok(NULL, "\n"))
+                    printf("%14s%s\n", "", line);
+        }
     }
     printf("%-12s %-9s %-14s %8.3f %8.1f", "total", "", "", tot_f / 1e9, tot_b / 1e6);
     if (o->time) printf(" %9.2f %8.1f", tot_ms, tot_f / (tot_ms * 1e6));
@@ -207,7 +215,8 @@ int cmd_plan(int argc, char **argv) {
         OPT_FIXTURE,
         OPT_PLAIN,
         OPT_TIME,
-        OPT_LIST
+        OPT_LIST,
+        OPT_WHY
     };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"spec", required_argument, 0, OPT_SPEC},
@@ -220,6 +229,7 @@ int cmd_plan(int argc, char **argv) {
                                          {"plain", no_argument, 0, OPT_PLAIN},
                                          {"time", no_argument, 0, OPT_TIME},
                                          {"list-variants", no_argument, 0, OPT_LIST},
+                                         {"why", no_argument, 0, OPT_WHY},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -264,6 +274,9 @@ int cmd_plan(int argc, char **argv) {
         case OPT_LIST:
             list_variants();
             return EXIT_OK;
+        case OPT_WHY:
+            o.why = 1;
+            break;
         case 'h':
             help();
             return EXIT_OK;

@@ -74,11 +74,15 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
 
 /* Every tile divides nothing in particular: the kernel guards edges, so any tiling supports any
    shape; the device limits only bound the work-group, which work_sizes clamps. */
-static int tiled_supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int tiled_supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                          char *why, size_t why_len) {
     (void)dev;
     (void)call;
-    return cfg->v[P_TILE_CO] >= 1 && cfg->v[P_TILE_X] >= 1 && cfg->v[P_TILE_X] <= 16 &&
-           (cfg->v[P_TILE_X] & (cfg->v[P_TILE_X] - 1)) == 0;
+    const int tx = cfg->v[P_TILE_X];
+    if (cfg->v[P_TILE_CO] < 1) return op_refuse(why, why_len, "TILE_CO %d < 1", cfg->v[P_TILE_CO]);
+    if (tx < 1 || tx > 16 || (tx & (tx - 1)))
+        return op_refuse(why, why_len, "TILE_X %d is not a power of 2 up to 16", tx);
+    return 1;
 }
 
 /* Handles every shape; the fallback that the table lists last for conv2d. */

@@ -237,17 +237,23 @@ static clseg_status weight_tiled_run(clseg_context *ctx, const op_call *call,
 
 /* The lanes must fit one work-group and their partial tiles the local memory. */
 static int weight_tiled_supports(const clseg_device_info *dev, const op_call *call,
-                                 const op_config *cfg) {
+                                 const op_config *cfg, char *why, size_t why_len) {
     (void)call;
     const int tx = cfg->v[P_TILE_X];
     const size_t lanes = (size_t)cfg->v[P_WG_LANES];
-    if (cfg->v[P_TILE_CO] < 1 || cfg->v[P_TILE_CI] < 1 || tx < 1 || tx > 16 || (tx & (tx - 1)))
-        return 0;
+    if (cfg->v[P_TILE_CO] < 1 || cfg->v[P_TILE_CI] < 1)
+        return op_refuse(why, why_len, "channel tiles must be >= 1");
+    if (tx < 1 || tx > 16 || (tx & (tx - 1)))
+        return op_refuse(why, why_len, "TILE_X %d is not a power of 2 up to 16", tx);
     if (lanes < 1 || (dev->max_work_group_size && lanes > dev->max_work_group_size) ||
         (dev->max_work_item_sizes[0] && lanes > dev->max_work_item_sizes[0]))
-        return 0;
+        return op_refuse(why, why_len, "%zu lanes do not fit a work-group of %zu", lanes,
+                         dev->max_work_group_size);
     size_t local = lanes * (size_t)cfg->v[P_TILE_CO] * (size_t)cfg->v[P_TILE_CI] * sizeof(float);
-    return !dev->local_mem_bytes || local <= dev->local_mem_bytes;
+    if (dev->local_mem_bytes && local > dev->local_mem_bytes)
+        return op_refuse(why, why_len, "%zu bytes of partial tiles exceed %llu of local memory",
+                         local, (unsigned long long)dev->local_mem_bytes);
+    return 1;
 }
 
 const op_variant conv2d_bwd_weight_tiled = {.name = "tiled",

@@ -61,11 +61,19 @@ static int make_plan(const op_call *call, const op_config *cfg, flat_plan *pl) {
     return 1;
 }
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     flat_plan pl;
     const int vw = cfg->v[P_VW];
-    return cfg->v[P_TILE_CO] >= 1 && cfg->v[P_TILE_CI] >= 1 && (vw == 4 || vw == 8 || vw == 16) &&
-           make_plan(call, cfg, &pl) && pl.bytes <= scratch_budget(dev);
+    if (cfg->v[P_TILE_CO] < 1 || cfg->v[P_TILE_CI] < 1)
+        return op_refuse(why, why_len, "channel tiles must be >= 1");
+    if (vw != 4 && vw != 8 && vw != 16)
+        return op_refuse(why, why_len, "VW %d is not 4, 8 or 16", vw);
+    if (!make_plan(call, cfg, &pl)) return op_refuse(why, why_len, "invalid parameters or shapes");
+    if (pl.bytes > scratch_budget(dev))
+        return op_refuse(why, why_len, "needs %zu bytes of scratch, over the budget of %zu",
+                         (size_t)pl.bytes, scratch_budget(dev));
+    return 1;
 }
 
 static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
@@ -104,7 +112,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     clseg_status st = wgrad_problem(ctx, call, &g);
     if (st != CLSEG_OK) return st;
     flat_plan pl;
-    if (!supports(&ctx->info, call, cfg) || !make_plan(call, cfg, &pl))
+    if (!supports(&ctx->info, call, cfg, NULL, 0) || !make_plan(call, cfg, &pl))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "%s flat: unsupported call",
                         op_kind_name(call->kind));
     cl_kernel k[3];

@@ -11,11 +11,19 @@ static int chunk_rows(const clseg_device_info *dev, const op_call *call, shape4 
     return (int)CLSEG_MIN(fit, (size_t)ys.h);
 }
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     (void)cfg;
     shape4 ys;
-    return conv2d_out_shape(call->in[0].s, &call->p.conv, &ys) && launch_fits_int(ys) &&
-           launch_fits_int(call->in[0].s) && chunk_rows(dev, call, ys) > 0;
+    if (!conv2d_out_shape(call->in[0].s, &call->p.conv, &ys))
+        return op_refuse(why, why_len, "no output for these parameters");
+    if (!launch_fits_int(ys) || !launch_fits_int(call->in[0].s))
+        return op_refuse(why, why_len, "tensors too large for int indexing");
+    if (chunk_rows(dev, call, ys) <= 0)
+        return op_refuse(why, why_len,
+                         "one output row's columns exceed the scratch budget of %zu bytes",
+                         scratch_budget(dev));
+    return 1;
 }
 
 static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
@@ -59,7 +67,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     shape4 ys;
     clseg_status st = conv2d_check_call(ctx, call, &ys);
     if (st != CLSEG_OK) return st;
-    if (!supports(&ctx->info, call, cfg))
+    if (!supports(&ctx->info, call, cfg, NULL, 0))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "conv2d im2col_gemm: unsupported call");
     cl_kernel im2col, epilogue;
     if ((st = kernels(ctx, &im2col, &epilogue)) != CLSEG_OK) return st;

@@ -42,23 +42,39 @@ static void local_floats(const op_config *cfg, int k, int stride, size_t out[2])
     out[1] = (size_t)cfg->v[P_CI_BLOCK] * (size_t)k * (size_t)k * (size_t)cfg->v[P_TILE_CO];
 }
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     const conv2d_params *p = &call->p.conv;
     const int tx = cfg->v[P_TILE_X];
     for (int i = 0; i < N_PARAMS; i++)
-        if (cfg->v[i] < 1 || cfg->v[i] > 64) return 0;
-    if (tx > 16 || (tx & (tx - 1)) != 0 || p->k < 1 || p->k > MAX_K || p->stride < 1 ||
-        p->stride > MAX_STRIDE)
-        return 0;
+        if (cfg->v[i] < 1 || cfg->v[i] > 64)
+            return op_refuse(why, why_len, "%s %d outside 1..64", params[i].name, cfg->v[i]);
+    if (tx > 16 || (tx & (tx - 1)) != 0)
+        return op_refuse(why, why_len, "TILE_X %d is not a power of 2 up to 16", tx);
+    if (p->k < 1 || p->k > MAX_K)
+        return op_refuse(why, why_len, "kernel size %d outside 1..%d", p->k, MAX_K);
+    if (p->stride < 1 || p->stride > MAX_STRIDE)
+        return op_refuse(why, why_len, "stride %d outside 1..%d", p->stride, MAX_STRIDE);
     const size_t wg[2] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y]};
     for (int d = 0; d < 2; d++)
-        if (dev->max_work_item_sizes[d] && wg[d] > dev->max_work_item_sizes[d]) return 0;
+        if (dev->max_work_item_sizes[d] && wg[d] > dev->max_work_item_sizes[d])
+            return op_refuse(why, why_len, "work-group dimension %d is %zu > %zu", d, wg[d],
+                             dev->max_work_item_sizes[d]);
     const size_t acc_bytes = sizeof(float) * (size_t)cfg->v[P_TILE_CO] * (size_t)tx *
                              (size_t)cfg->v[P_TILE_Y] * wg[0] * wg[1];
     size_t local[2];
     local_floats(cfg, p->k, p->stride, local);
-    return wg[0] * wg[1] <= dev->max_work_group_size && acc_bytes <= MAX_GROUP_ACC_BYTES &&
-           (local[0] + local[1]) * sizeof(float) <= dev->local_mem_bytes;
+    if (wg[0] * wg[1] > dev->max_work_group_size)
+        return op_refuse(why, why_len, "work-group of %zu > %zu", wg[0] * wg[1],
+                         dev->max_work_group_size);
+    if (acc_bytes > MAX_GROUP_ACC_BYTES)
+        return op_refuse(why, why_len, "%zu accumulator bytes per group > %d", acc_bytes,
+                         (int)MAX_GROUP_ACC_BYTES);
+    if ((local[0] + local[1]) * sizeof(float) > dev->local_mem_bytes)
+        return op_refuse(why, why_len, "needs %zu bytes of local memory, the device has %llu",
+                         (local[0] + local[1]) * sizeof(float),
+                         (unsigned long long)dev->local_mem_bytes);
+    return 1;
 }
 
 /* 3x3, by far the commonest side, gets a build (per stride) whose tap loops unroll; other sides
@@ -101,7 +117,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     shape4 ys;
     clseg_status st = conv2d_check_call(ctx, call, &ys);
     if (st != CLSEG_OK) return st;
-    if (!supports(&ctx->info, call, cfg))
+    if (!supports(&ctx->info, call, cfg, NULL, 0))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "conv2d tiled: unsupported call");
     cl_kernel kernel;
     if ((st = get_kernel(ctx, call, cfg, &kernel)) != CLSEG_OK) return st;

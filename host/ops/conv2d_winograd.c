@@ -71,13 +71,26 @@ static int make_plan(const clseg_device_info *dev, const op_call *call, const op
     return 1;
 }
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     const conv2d_params *p = &call->p.conv;
     const int tt = cfg->v[P_TILE_T], tr = cfg->v[P_TRANS_T];
     wino_plan pl;
-    return p->k == 3 && p->stride == 1 && (cfg->v[P_WINO_M] == 2 || cfg->v[P_WINO_M] == 4) &&
-           (tr == 1 || tr == 2 || tr == 4 || tr == 8) && cfg->v[P_TILE_CO] >= 1 && tt >= 1 &&
-           tt <= TILE_ALIGN && (tt & (tt - 1)) == 0 && make_plan(dev, call, cfg, &pl);
+    if (p->k != 3 || p->stride != 1)
+        return op_refuse(why, why_len,
+                         "Winograd F(m x m, 3x3) needs k 3 and stride 1, not k %d stride %d", p->k,
+                         p->stride);
+    if (cfg->v[P_WINO_M] != 2 && cfg->v[P_WINO_M] != 4)
+        return op_refuse(why, why_len, "WINO_M %d is not 2 or 4", cfg->v[P_WINO_M]);
+    if (tr != 1 && tr != 2 && tr != 4 && tr != 8)
+        return op_refuse(why, why_len, "TRANS_T %d is not 1, 2, 4 or 8", tr);
+    if (cfg->v[P_TILE_CO] < 1) return op_refuse(why, why_len, "TILE_CO %d < 1", cfg->v[P_TILE_CO]);
+    if (tt < 1 || tt > TILE_ALIGN || (tt & (tt - 1)))
+        return op_refuse(why, why_len, "TILE_T %d is not a power of 2 up to %d", tt, TILE_ALIGN);
+    if (!make_plan(dev, call, cfg, &pl))
+        return op_refuse(why, why_len,
+                         "the transformed tiles do not fit the scratch budget or the device");
+    return 1;
 }
 
 static clseg_status kernels(clseg_context *ctx, const op_config *cfg, cl_kernel k[4]) {
@@ -102,7 +115,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     clseg_status st = conv2d_check_call(ctx, call, &ys);
     if (st != CLSEG_OK) return st;
     wino_plan pl;
-    if (!supports(&ctx->info, call, cfg))
+    if (!supports(&ctx->info, call, cfg, NULL, 0))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "conv2d winograd: unsupported call");
     make_plan(&ctx->info, call, cfg, &pl);
     cl_kernel k[4];

@@ -13,11 +13,19 @@ static int chunk_channels(const clseg_device_info *dev, const op_call *call) {
     return (int)CLSEG_MIN(fit, (size_t)p->cout);
 }
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     (void)cfg;
     shape4 ys;
-    return deconv2d_out_shape(call->in[0].s, &call->p.deconv, &ys) && launch_fits_int(ys) &&
-           launch_fits_int(call->in[0].s) && chunk_channels(dev, call) > 0;
+    if (!deconv2d_out_shape(call->in[0].s, &call->p.deconv, &ys))
+        return op_refuse(why, why_len, "no output for these parameters");
+    if (!launch_fits_int(ys) || !launch_fits_int(call->in[0].s))
+        return op_refuse(why, why_len, "tensors too large for int indexing");
+    if (chunk_channels(dev, call) <= 0)
+        return op_refuse(why, why_len,
+                         "one channel's columns exceed the scratch budget of %zu bytes",
+                         scratch_budget(dev));
+    return 1;
 }
 
 static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
@@ -52,7 +60,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     shape4 ys;
     clseg_status st = deconv2d_check_call(ctx, call, &ys);
     if (st != CLSEG_OK) return st;
-    if (!supports(&ctx->info, call, cfg))
+    if (!supports(&ctx->info, call, cfg, NULL, 0))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "deconv2d gemm_col2im: unsupported call");
     cl_kernel col2im;
     if ((st = kernel(ctx, &col2im)) != CLSEG_OK) return st;

@@ -61,14 +61,30 @@ static int make_plan(const op_call *call, const op_config *cfg, phase_plan *pl) 
     return 1;
 }
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     const deconv2d_params *p = &call->p.deconv;
     const int tx = cfg->v[P_TILE_X], tc = cfg->v[P_TILE_CO];
     phase_plan pl;
-    return p->k >= 1 && p->k <= MAX_K && p->stride >= 1 && p->stride <= MAX_STRIDE && p->pad >= 0 &&
-           tc >= 1 && tc <= p->cout && p->stride * p->stride * tc <= MAX_ACC_VECTORS && tx >= 1 &&
-           tx <= 16 && (tx & (tx - 1)) == 0 && launch_fits_int(call->in[0].s) &&
-           make_plan(call, cfg, &pl) && pl.bytes <= scratch_budget(dev);
+    if (p->k < 1 || p->k > MAX_K)
+        return op_refuse(why, why_len, "kernel size %d outside 1..%d", p->k, MAX_K);
+    if (p->stride < 1 || p->stride > MAX_STRIDE)
+        return op_refuse(why, why_len, "stride %d outside 1..%d", p->stride, MAX_STRIDE);
+    if (p->pad < 0) return op_refuse(why, why_len, "negative padding");
+    if (tc < 1 || tc > p->cout)
+        return op_refuse(why, why_len, "TILE_CO %d outside 1..cout %d", tc, p->cout);
+    if (p->stride * p->stride * tc > MAX_ACC_VECTORS)
+        return op_refuse(why, why_len, "stride^2 x TILE_CO = %d accumulators > %d",
+                         p->stride * p->stride * tc, MAX_ACC_VECTORS);
+    if (tx < 1 || tx > 16 || (tx & (tx - 1)))
+        return op_refuse(why, why_len, "TILE_X %d is not a power of 2 up to 16", tx);
+    if (!launch_fits_int(call->in[0].s))
+        return op_refuse(why, why_len, "input too large for int indexing");
+    if (!make_plan(call, cfg, &pl)) return op_refuse(why, why_len, "invalid parameters or shapes");
+    if (pl.bytes > scratch_budget(dev))
+        return op_refuse(why, why_len, "needs %zu bytes of scratch, over the budget of %zu",
+                         (size_t)pl.bytes, scratch_budget(dev));
+    return 1;
 }
 
 static clseg_status get_kernels(clseg_context *ctx, const op_call *call, const op_config *cfg,
@@ -93,7 +109,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     clseg_status st = deconv2d_check_call(ctx, call, &ys);
     if (st != CLSEG_OK) return st;
     phase_plan pl;
-    if (!supports(&ctx->info, call, cfg) || !make_plan(call, cfg, &pl))
+    if (!supports(&ctx->info, call, cfg, NULL, 0) || !make_plan(call, cfg, &pl))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "deconv2d stride_decomposed: unsupported call");
     cl_kernel pad, conv;
     if ((st = get_kernels(ctx, call, cfg, &pad, &conv)) != CLSEG_OK) return st;

@@ -72,8 +72,10 @@ typedef struct op_variant {
     const variant_param *params; /* may be NULL when n_params == 0 */
     int n_params;
     /* 1 if this variant with parameters cfg can run `call` on `dev` (work-group and local memory
-       within the device's limits, extensions present, shape handled). NULL = supports all. */
-    int (*supports)(const clseg_device_info *dev, const op_call *call, const op_config *cfg);
+       within the device's limits, extensions present, shape handled); 0 with the reason in
+       why (one line, for `clseg plan --why`; why may be NULL) if not. NULL = supports all. */
+    int (*supports)(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len);
     /* Compiles (or fetches from the cache) the kernels the call will need, so that the first
        run does not pay for it. NULL = nothing to prepare. */
     clseg_status (*prepare)(clseg_context *ctx, const op_call *call, const op_config *cfg);
@@ -108,9 +110,15 @@ extern const size_t op_variant_table_len;
 
 /* The generic defaults of a variant's parameters. */
 op_config op_default_config(const op_variant *v);
-/* 1 if v (with cfg) supports call on dev. */
+/* 1 if v (with cfg) supports call on dev; op_variant_refuses also says why not (returns 1 and
+   fills why when v refuses). */
 int op_variant_supports(const op_variant *v, const clseg_device_info *dev, const op_call *call,
                         const op_config *cfg);
+int op_variant_refuses(const op_variant *v, const clseg_device_info *dev, const op_call *call,
+                       const op_config *cfg, char *why, size_t why_len);
+/* For supports(): writes the printf-style reason into why (if not NULL) and returns 0. */
+int op_refuse(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The device memory the scratch buffer will hold once c has run call on dev (0 if c needs
    none): what scratch_get allocates for the variant's request. */

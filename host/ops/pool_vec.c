@@ -13,12 +13,17 @@ static const variant_param params[N_PARAMS] = {
 /* Windows up to 4x4 (the lane picks unroll k^2 * VEC loads); any input shape. */
 #define MAX_K 4
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     (void)dev;
     const pool_params *p = &call->p.pool;
     const int v = cfg->v[P_VEC];
-    return p->k >= 1 && p->k <= MAX_K && p->stride >= 1 && p->stride <= MAX_K &&
-           (v == 2 || v == 4 || v == 8 || v == 16);
+    if (p->k < 1 || p->k > MAX_K || p->stride < 1 || p->stride > MAX_K)
+        return op_refuse(why, why_len, "window %d / stride %d outside 1..%d", p->k, p->stride,
+                         MAX_K);
+    if (v != 2 && v != 4 && v != 8 && v != 16)
+        return op_refuse(why, why_len, "VEC %d is not 2, 4, 8 or 16", v);
+    return 1;
 }
 
 static const char *kernel_for(const op_call *call) {
@@ -53,7 +58,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     if (st != CLSEG_OK) return st;
     if (!launch_fits_int(xs))
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "%s: tensor too large", op_kind_name(call->kind));
-    if (!supports(&ctx->info, call, cfg))
+    if (!supports(&ctx->info, call, cfg, NULL, 0))
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "%s vec: unsupported call",
                         op_kind_name(call->kind));
     cl_kernel kernel;

@@ -1,5 +1,6 @@
 /* select.c - the variant table, and preparing / running a choice made by the selector
    (host/tune/select.c). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,7 +53,28 @@ op_config op_default_config(const op_variant *v) {
 
 int op_variant_supports(const op_variant *v, const clseg_device_info *dev, const op_call *call,
                         const op_config *cfg) {
-    return v->kind == call->kind && (!v->supports || v->supports(dev, call, cfg));
+    return v->kind == call->kind && (!v->supports || v->supports(dev, call, cfg, NULL, 0));
+}
+
+int op_variant_refuses(const op_variant *v, const clseg_device_info *dev, const op_call *call,
+                       const op_config *cfg, char *why, size_t why_len) {
+    if (why_len) why[0] = 0;
+    if (v->kind != call->kind)
+        return !op_refuse(why, why_len, "a %s variant, not %s", op_kind_name(v->kind),
+                          op_kind_name(call->kind));
+    if (!v->supports || v->supports(dev, call, cfg, why, why_len)) return 0;
+    if (why_len && !why[0]) snprintf(why, why_len, "refused");
+    return 1;
+}
+
+int op_refuse(char *why, size_t why_len, const char *fmt, ...) {
+    if (why && why_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_len, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
 }
 
 void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, size_t len) {

@@ -13,13 +13,18 @@ static const variant_param params[N_PARAMS] = {
 /* Factors whose interleaving unrolls to a modest VEC * factor outputs. */
 #define MAX_FACTOR 8
 
-static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg) {
+static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
+                    char *why, size_t why_len) {
     (void)dev;
     const upsample_params *p = &call->p.up;
     const int v = cfg->v[P_VEC];
-    return p->factor >= 1 && p->factor <= MAX_FACTOR &&
-           (p->mode == UPSAMPLE_NEAREST || p->mode == UPSAMPLE_BILINEAR) &&
-           (v == 2 || v == 4 || v == 8 || v == 16);
+    if (p->factor < 1 || p->factor > MAX_FACTOR)
+        return op_refuse(why, why_len, "factor %d outside 1..%d", p->factor, MAX_FACTOR);
+    if (p->mode != UPSAMPLE_NEAREST && p->mode != UPSAMPLE_BILINEAR)
+        return op_refuse(why, why_len, "unknown mode");
+    if (v != 2 && v != 4 && v != 8 && v != 16)
+        return op_refuse(why, why_len, "VEC %d is not 2, 4, 8 or 16", v);
+    return 1;
 }
 
 static const char *kernel_for(const op_call *call) {
@@ -41,7 +46,7 @@ static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_co
 static clseg_status run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
     const upsample_params *p = &call->p.up;
     shape4 xs = call->in[0].s, ys;
-    if (!upsample_out_shape(xs, p, &ys) || !supports(&ctx->info, call, cfg))
+    if (!upsample_out_shape(xs, p, &ys) || !supports(&ctx->info, call, cfg, NULL, 0))
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "upsample vec: bad factor %d or mode %d",
                         p->factor, (int)p->mode);
     clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, ys);
