@@ -254,6 +254,20 @@ CLSEG_API clseg_status clseg_net_forward_profiled(clseg_net *net, const float *i
                                                   int height, int width, float *logits,
                                                   double *layer_ms, clseg_layer_timing timing);
 
+/* ---- Utilities the clseg command shares with library users ------------------------------- */
+
+/* Largest image side clseg accepts anywhere; larger is rejected as absurd before allocating. */
+#define CLSEG_MAX_DIM 32768
+
+/* A monotonic clock in milliseconds (for timing calls; the origin is arbitrary). */
+CLSEG_API double clseg_now_ms(void);
+
+/* Writes a whole file atomically: a temporary file in the same directory, fsync, rename. On any
+   failure the temporary is removed, the previous file (if any) is untouched, and errbuf (may be
+   NULL) says why (CLSEG_ERR_IO, CLSEG_ERR_OUT_OF_MEMORY). */
+CLSEG_API clseg_status clseg_write_file_atomic(const char *path, const void *data, size_t size,
+                                               char *errbuf, size_t errbuf_size);
+
 #ifdef __cplusplus
 }
 #endif

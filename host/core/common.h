@@ -12,9 +12,8 @@
 #define CLSEG_MIN(a, b)    ((a) < (b) ? (a) : (b))
 #define CLSEG_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
-/* Largest image side and tensor element count clseg accepts anywhere; larger is rejected as
-   absurd before any allocation. */
-#define CLSEG_MAX_DIM      32768
+/* Largest tensor element count clseg accepts anywhere (the largest side, CLSEG_MAX_DIM, is in
+   clseg.h); larger is rejected as absurd before any allocation. */
 #define CLSEG_MAX_ELEMENTS ((size_t)1 << 31)
 
 /* An NCHW float32 tensor shape. */
@@ -65,12 +64,6 @@ uint64_t clseg_fnv1a64(uint64_t h, const void *data, size_t len);
 /* Reads a whole file (at most max_size bytes; larger is CLSEG_ERR_TOO_LARGE). */
 clseg_status clseg_read_file(const char *path, size_t max_size, uint8_t **data, size_t *size,
                              char *err, size_t errlen);
-/* Writes a whole file atomically: a temporary file in the same directory, fsync, rename. On any
-   failure the temporary is removed and the previous file (if any) is untouched. */
-clseg_status clseg_write_file_atomic(const char *path, const void *data, size_t size, char *err,
-                                     size_t errlen);
-
-/* Monotonic clock in milliseconds. */
-double clseg_now_ms(void);
+/* clseg_write_file_atomic and clseg_now_ms are public (clseg.h). */
 
 #endif
