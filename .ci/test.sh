@@ -11,6 +11,12 @@ jobs=$(nproc)
 echo "== format check (clang-format)"
 git ls-files -- '*.c' '*.h' '*.cl' | xargs clang-format --dry-run -Werror
 
+echo "== layering: includes follow docs/architecture.md's order; the CLI sees only public headers"
+python3 .ci/check-layers.py
+
+echo "== shared library: libclseg.so exports the public API and nothing else"
+bash .ci/check-exports.sh build-shared
+
 echo "== build (warnings are errors)"
 # CLSEG_BUILD_TESTS=ON explicitly: .ci/demo.sh (README's first command) configures the same build
 # directory without tests, and a cached OFF would otherwise leave ctest nothing to run.

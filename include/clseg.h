@@ -162,6 +162,47 @@ CLSEG_API const char *clseg_model_class_name(const clseg_model *model, int i);
 /* Palette colour of class i as {r, g, b}. */
 CLSEG_API const uint8_t *clseg_model_class_color(const clseg_model *model, int i);
 
+/* How clseg_model_init makes a model. Start from CLSEG_MODEL_INIT_OPTIONS_INIT or
+   clseg_model_init_options_init (struct_size as in clseg_context_options). */
+typedef struct clseg_model_init_options {
+    size_t struct_size;
+    int classes;   /* 1..255; a last layer with `filters = classes` gets this many channels, and
+                      the last layer must end up with exactly this many */
+    uint64_t seed; /* the same spec, classes and seed give the same weights, bit for bit */
+    const char *const *class_names; /* `classes` names, 1..63 printable characters each (copied);
+                                       NULL = CamVid's when classes is 12, else class0, class1.. */
+    const uint8_t (*palette)[3];    /* `classes` colours {r, g, b} (copied); NULL = CamVid's when
+                                       classes is 12, else generated distinct colours */
+} clseg_model_init_options;
+#define CLSEG_MODEL_INIT_OPTIONS_INIT .struct_size = sizeof(clseg_model_init_options)
+/* All defaults (every field 0 / NULL) with struct_size set; classes must still be given. */
+CLSEG_API void clseg_model_init_options_init(clseg_model_init_options *opts);
+
+/* A new model from a network description file (.cfg, docs/network-spec.md), as `clseg init`
+   writes it: conv and deconv weights He-initialised (normal, fan-in, ReLU gain) from a generator
+   seeded by opts->seed, biases zero, BatchNorm the identity, ImageNet normalisation. Fails with
+   CLSEG_ERR_IO if the file cannot be read, CLSEG_ERR_FORMAT (message "SPEC_PATH: line N: ...")
+   for a bad description, CLSEG_ERR_INVALID_ARGUMENT for bad options or class names,
+   CLSEG_ERR_TOO_LARGE for absurd networks. On failure *out is NULL and errbuf (may be NULL)
+   receives a one-line message. Free the model with clseg_model_free. */
+CLSEG_API clseg_status clseg_model_init(clseg_model **out, const char *spec_path,
+                                        const clseg_model_init_options *opts, char *errbuf,
+                                        size_t errbuf_size);
+
+/* Writes the model to path as a .clsm file (docs/model-format.md), atomically: a temporary file
+   in the same directory, then a rename, so a reader sees the old file or the new one. */
+CLSEG_API clseg_status clseg_model_save(const clseg_model *model, const char *path, char *errbuf,
+                                        size_t errbuf_size);
+
+/* The network's name (the spec's `name`, e.g. "seednet"); "" for NULL. */
+CLSEG_API const char *clseg_model_network_name(const clseg_model *model);
+/* Layers of the network description (without the final argmax); 0 for NULL. */
+CLSEG_API int clseg_model_layer_count(const clseg_model *model);
+/* Input channels the network takes (3 for RGB); 0 for NULL. */
+CLSEG_API int clseg_model_input_channels(const clseg_model *model);
+/* Learnable values: every weight, bias and BatchNorm tensor element; 0 for NULL. */
+CLSEG_API size_t clseg_model_parameter_count(const clseg_model *model);
+
 /* ---- Network: a model instantiated on a context -------------------------------------------- */
 
 typedef struct clseg_net clseg_net;

@@ -8,6 +8,7 @@
 #include "ops/ops.h"
 #include "ref/ref.h"
 #include "testutil.h"
+#include "tune/select.h"
 
 #define GOLDEN_PATH CLSEG_SOURCE_DIR "/tests/fixtures/golden/conv_golden.txt"
 
@@ -107,7 +108,7 @@ static void check_device(clseg_context *ctx, const golden_case *g, const char *n
     call.in[1].mem = wm;
     call.in[2].mem = bm;
     call.out[0] = (dtensor){y.mem, g->ys};
-    clseg_status st = op_run(ctx, &call);
+    clseg_status st = tune_run_call(ctx, &call);
     CHECK(st == CLSEG_OK, "%s: %s", name, clseg_context_error(ctx));
     float *got = malloc(ny * sizeof *got);
     CHECK(tu_guarded_read(ctx, &y, got), "%s: guard regions", name);

@@ -8,6 +8,7 @@
 #include "ops/backward.h"
 #include "ref/ref_backward.h"
 #include "testutil.h"
+#include "tune/select.h"
 
 typedef struct grad_case {
     int n, cin, h, w, cout, k, stride, pad, out_pad, deconv;
@@ -141,15 +142,15 @@ static void check_rejects(clseg_context *ctx) {
     call.in[0] = (dtensor){m, {1, 1, 4, 4}};
     call.in[1].mem = m;
     call.out[0] = (dtensor){m, {1, 1, 4, 4}};
-    CHECK(op_run(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "relu accepted");
+    CHECK(tune_run_call(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "relu accepted");
     call.p.conv.relu = 0;
     call.in[0].s.w = 3;
-    CHECK(op_run(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "wrong dy shape accepted");
+    CHECK(tune_run_call(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "wrong dy shape accepted");
     call = (op_call){.kind = OP_CONV2D_BWD_WEIGHT, .p.conv = {1, 1, 3, 1, 1, 0}};
     call.in[0] = (dtensor){m, {1, 1, 4, 4}};
     call.in[1] = (dtensor){m, {1, 1, 4, 5}};
     call.out[0].mem = m;
-    CHECK(op_run(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "wrong dy shape accepted");
+    CHECK(tune_run_call(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "wrong dy shape accepted");
     clReleaseMemObject(m);
 }
 

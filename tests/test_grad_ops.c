@@ -9,6 +9,7 @@
 #include "ref/ref.h"
 #include "ref/ref_backward.h"
 #include "testutil.h"
+#include "tune/select.h"
 
 /* Outputs of one configuration: fresh guarded buffers (NaN before the run) read back after. */
 typedef struct outs {
@@ -88,7 +89,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
            bm = upload(ctx, beta, C * 4);
     cl_mem dym = upload(ctx, dy, n * 4), sm = upload(ctx, saved, S * 4);
 
-    op_call call = {.kind = OP_BATCHNORM_TRAIN, .p.add.relu = relu};
+    op_call call = {.kind = OP_BATCHNORM_TRAIN, .p.bn.relu = relu};
     call.in[0] = (dtensor){xm, s};
     call.in[1].mem = gm;
     call.in[2].mem = bm;
@@ -126,7 +127,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         outs_free(&o);
     }
 
-    call = (op_call){.kind = OP_BATCHNORM_TRAIN_BWD, .p.add.relu = relu};
+    call = (op_call){.kind = OP_BATCHNORM_TRAIN_BWD, .p.bn.relu = relu};
     call.in[0] = (dtensor){dym, s};
     call.in[1] = (dtensor){xm, s};
     call.in[2].mem = sm;
@@ -157,7 +158,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         c.out[0].mem = inplace;
         c.out[1].mem = dg;
         c.out[2].mem = dbm;
-        CHECK_OK(op_run(ctx, &c));
+        CHECK_OK(tune_run_call(ctx, &c));
         float *got = malloc(n * sizeof *got);
         CHECK_OK(ctx_read(ctx, inplace, 0, n * 4, got));
         CHECK(tu_allclose(what, got, dx, n, 1e-4f, BN_RTOL), "%s: in place", what);
@@ -399,7 +400,7 @@ static void check_xent(clseg_context *ctx, shape4 s, int weighted, int mode, uin
         op_call c = call;
         c.in[0].mem = c.out[0].mem = inplace;
         c.out[1].mem = pm;
-        CHECK_OK(op_run(ctx, &c));
+        CHECK_OK(tune_run_call(ctx, &c));
         float *got = malloc(n * 4);
         CHECK_OK(ctx_read(ctx, inplace, 0, n * 4, got));
         CHECK(tu_allclose(what, got, d, n, 1e-6f, 1e-4f), "%s: in place", what);
@@ -415,7 +416,8 @@ int main(void) {
     int n_ctx = tu_contexts(&ctxs);
     static const shape4 shapes[] = {{1, 1, 1, 1}, {1, 3, 3, 5},    {2, 5, 7, 4},
                                     {2, 3, 9, 7}, {1, 17, 33, 17}, {3, 2, 1, 6}};
-    static const pool_params pools[] = {{2, 2, 0}, {2, 2, 1}, {3, 2, 1}, {3, 1, 0}, {2, 3, 1}};
+    static const pool_params pools[] = {
+        {2, 2, 0, 0}, {2, 2, 1, 0}, {3, 2, 1, 0}, {3, 1, 0, 0}, {2, 3, 1, 0}};
     for (int d = 0; d < n_ctx; d++) {
         clseg_context *ctx = ctxs[d];
         uint64_t seed = 7;

@@ -513,8 +513,8 @@ int main(void) {
         for (int relu = 0; relu <= 1; relu++) check_bn(bn_shapes[i], relu, seed += 4);
 
     static const shape4 pool_shapes[] = {{1, 1, 1, 1}, {1, 3, 3, 5}, {2, 2, 7, 4}, {1, 1, 9, 7}};
-    static const pool_params pools[] = {{2, 2, 0}, {2, 2, 1}, {3, 2, 1},
-                                        {3, 1, 0}, {1, 1, 0}, {2, 3, 1}};
+    static const pool_params pools[] = {{2, 2, 0, 0}, {2, 2, 1, 0}, {3, 2, 1, 0},
+                                        {3, 1, 0, 0}, {1, 1, 0, 0}, {2, 3, 1, 0}};
     for (size_t i = 0; i < CLSEG_ARRAY_LEN(pool_shapes); i++)
         for (size_t j = 0; j < CLSEG_ARRAY_LEN(pools); j++) {
             check_maxpool(pool_shapes[i], pools[j], seed += 4);

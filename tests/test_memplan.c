@@ -58,7 +58,7 @@ static void simulate(const char *what, const memplan *p, const layer_step *steps
 static void check_plan(const char *what, const net_spec *spec, const layer_step *steps,
                        const memplan *p, int reuse) {
     int n = spec->n_layers, want_tensors = n;
-    for (int i = 0; i < n; i++) want_tensors += steps[i].wants_indices;
+    for (int i = 0; i < n; i++) want_tensors += step_writes_indices(&steps[i]);
     CHECK(p->n_tensors == want_tensors, "%s: %d tensors, want %d", what, p->n_tensors,
           want_tensors);
     uint64_t unplanned = 0, slot_sum = 0, biggest[MEMPLAN_MAX_TENSORS] = {0};
@@ -86,7 +86,7 @@ static void check_plan(const char *what, const net_spec *spec, const layer_step 
     for (int i = 0; i < n; i++) {
         CHECK(p->t[p->out_tensor[i]].layer == i && !p->t[p->out_tensor[i]].is_indices,
               "%s: out_tensor[%d]", what, i);
-        CHECK((p->idx_tensor[i] >= 0) == (steps[i].wants_indices != 0), "%s: idx_tensor[%d]", what,
+        CHECK((p->idx_tensor[i] >= 0) == step_writes_indices(&steps[i]), "%s: idx_tensor[%d]", what,
               i);
     }
     for (int s = 0; s < p->n_slots; s++) {

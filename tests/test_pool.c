@@ -41,6 +41,7 @@ static void check_pool(clseg_context *ctx, op_kind kind, shape4 xs, pool_params 
     cl_mem xm = NULL;
     CHECK_OK(ctx_buffer(ctx, xn * sizeof *x, x, &xm));
     op_call call = {.kind = kind, .p.pool = p, .in[0] = {xm, xs}};
+    call.p.pool.with_indices = kind == OP_MAXPOOL && indices;
     tu_config vs[16];
     size_t nv = (size_t)tu_op_configs(ctx, &call, vs, 16);
     for (size_t vi = 0; vi < nv; vi++) {
@@ -82,7 +83,7 @@ static void check_pool(clseg_context *ctx, op_kind kind, shape4 xs, pool_params 
 static void check_reference_by_hand(void) {
     const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     shape4 xs = {1, 1, 3, 3}, ys;
-    pool_params ceil_on = {2, 2, 1}, ceil_off = {2, 2, 0};
+    pool_params ceil_on = {2, 2, 1, 0}, ceil_off = {2, 2, 0, 0};
     CHECK(pool_out_shape(xs, &ceil_on, &ys) && ys.h == 2 && ys.w == 2, "ceil shape %dx%d", ys.h,
           ys.w);
     CHECK(pool_out_shape(xs, &ceil_off, &ys) && ys.h == 1 && ys.w == 1, "floor shape %dx%d", ys.h,
@@ -110,10 +111,10 @@ static void check_reference_by_hand(void) {
 
     /* PyTorch drops a window that would start outside the input: k=1, s=4, ceil on 4 rows
        would otherwise start a second window at row 4. */
-    pool_params k1s4 = {1, 4, 1};
+    pool_params k1s4 = {1, 4, 1, 0};
     CHECK(pool_out_shape((shape4){1, 1, 4, 5}, &k1s4, &ys) && ys.h == 1 && ys.w == 2,
           "k1s4 ceil shape %dx%d", ys.h, ys.w);
-    pool_params k2s2 = {2, 2, 1};
+    pool_params k2s2 = {2, 2, 1, 0};
     CHECK(pool_out_shape((shape4){1, 1, 4, 5}, &k2s2, &ys) && ys.h == 2 && ys.w == 3,
           "4x5 ceil shape %dx%d", ys.h, ys.w);
 }
@@ -126,7 +127,8 @@ int main(void) {
     static const int sides[][2] = {{1, 1}, {9, 7}, {33, 17}, {2, 3}, {8, 8}, {5, 71}};
     static const int channels[] = {1, 3, 7, 16, 64};
     static const pool_params pools[] = {
-        {2, 2, 0}, {2, 2, 1}, {3, 2, 0}, {3, 2, 1}, {3, 3, 1}, {2, 1, 0}, {1, 1, 0}, {1, 4, 1},
+        {2, 2, 0, 0}, {2, 2, 1, 0}, {3, 2, 0, 0}, {3, 2, 1, 0},
+        {3, 3, 1, 0}, {2, 1, 0, 0}, {1, 1, 0, 0}, {1, 4, 1, 0},
     };
     for (int ci = 0; ci < n_ctx; ci++) {
         uint64_t seed = 1;

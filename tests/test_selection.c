@@ -9,6 +9,7 @@
 #include "net/spec.h"
 #include "testutil.h"
 #include "tune/choose.h"
+#include "net/calls.h"
 #include "tune/workload.h"
 
 #define MAX_FILES 64
@@ -29,7 +30,8 @@ static int list_dir(const char *dir, const char *suffix, char (*out)[512], int m
     return n;
 }
 
-/* Independent of choose.c's own check, so that a bug there does not hide itself. */
+/* Independent of choose.c's own check, so that a bug there does not hide itself: written from
+   the parameters' roles and the variants' declared requirements. */
 static int legal_here(const clseg_device_info *dev, const op_call *call, const op_choice *c,
                       char *why, size_t len) {
     const op_variant *v = c->variant;
@@ -42,14 +44,11 @@ static int legal_here(const clseg_device_info *dev, const op_call *call, const o
         int val = c->cfg.v[i], listed = val == p->def;
         for (int j = 0; j < p->n_choices; j++) listed |= p->choices[j] == val;
         if (!listed) return snprintf(why, len, "%s=%d is not one of its choices", p->name, val), 0;
-        if (!strcmp(p->name, "WG_X")) wg[0] = (size_t)val;
-        if (!strcmp(p->name, "WG_Y")) wg[1] = (size_t)val;
-        if (!strcmp(p->name, "WG_Z")) wg[2] = (size_t)val;
-        if (!strncmp(p->name, "WG_", 3) && strcmp(p->name, "WG_Y") && strcmp(p->name, "WG_Z") &&
-            strcmp(p->name, "WG_X"))
-            wg[0] *= (size_t)val;
-        if ((!strncmp(p->name, "VEC", 3) || !strncmp(p->name, "VW", 2)) && val != 1 && val != 2 &&
-            val != 3 && val != 4 && val != 8 && val != 16)
+        if (p->role == PARAM_LOCAL_X) wg[0] *= (size_t)val;
+        if (p->role == PARAM_LOCAL_Y) wg[1] *= (size_t)val;
+        if (p->role == PARAM_LOCAL_Z) wg[2] *= (size_t)val;
+        if (p->role == PARAM_VECTOR_WIDTH && val != 1 && val != 2 && val != 3 && val != 4 &&
+            val != 8 && val != 16)
             return snprintf(why, len, "vector width %s=%d", p->name, val), 0;
     }
     for (int d = 0; d < 3; d++)
@@ -61,10 +60,18 @@ static int legal_here(const clseg_device_info *dev, const op_call *call, const o
         return snprintf(why, len, "work-group of %zu > %zu", wg[0] * wg[1] * wg[2],
                         dev->max_work_group_size),
                0;
-    if ((strstr(v->name, "fp16") || strstr(v->name, "half")) && !dev->has_fp16)
+    if ((v->requires & VARIANT_NEEDS_FP16) && !dev->has_fp16)
         return snprintf(why, len, "needs cl_khr_fp16"), 0;
-    if (strstr(v->name, "subgroup") && !dev->has_subgroups)
+    if ((v->requires & VARIANT_NEEDS_SUBGROUPS) && !dev->has_subgroups)
         return snprintf(why, len, "needs subgroups"), 0;
+    if (v->inner_call) {
+        op_call inner;
+        op_choice ic = {.variant = c->cfg.inner, .source = CHOICE_GENERIC};
+        memcpy(ic.cfg.v, c->cfg.inner_v, sizeof ic.cfg.v);
+        if (!c->cfg.inner || !v->inner_call(call, &inner))
+            return snprintf(why, len, "composite without its inner choice"), 0;
+        return legal_here(dev, &inner, &ic, why, len);
+    }
     return 1;
 }
 
@@ -72,23 +79,49 @@ static int checked_layers;
 
 static void check_network(const char *dev_file, const clseg_device_info *dev, const char *cfg,
                           const net_spec *spec, int w, int h, int n) {
-    net_call *calls = calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
+    op_named_call *calls = calloc(2 * (SPEC_MAX_LAYERS + 1), sizeof *calls);
     int count = 0;
     char err[512];
-    clseg_status st = workload_net_calls(spec, 12, (shape4){n, spec->input_channels, h, w}, calls,
-                                         &count, err, sizeof err);
+    clseg_status st = net_calls(spec, 12, (shape4){n, spec->input_channels, h, w}, calls, &count,
+                                err, sizeof err);
     if (st != CLSEG_OK) {
         /* Some specs (skip connections) only fit sizes divisible by their total stride. */
         CHECK(w != 480 || h != 352, "%s at 480x352: %s", cfg, err);
         free(calls);
         return;
     }
+    /* A training step's calls too: the weight and data gradients of every conv and deconv. */
+    int n_fwd = count;
+    for (int i = 0; i < n_fwd && count + 2 <= 2 * (SPEC_MAX_LAYERS + 1); i++) {
+        const op_call *f = &calls[i].call;
+        if (f->kind != OP_CONV2D && f->kind != OP_DECONV2D) continue;
+        int conv = f->kind == OP_CONV2D;
+        for (int g = 0; g < 2; g++) {
+            op_named_call *b = &calls[count++];
+            memset(b, 0, sizeof *b);
+            snprintf(b->name, sizeof b->name, "%.40s %s", calls[i].name, g ? "dx" : "dw");
+            b->call.p = f->p;
+            if (conv)
+                b->call.p.conv.relu = 0;
+            else
+                b->call.p.deconv.relu = 0;
+            if (g == 0) {
+                b->call.kind = conv ? OP_CONV2D_BWD_WEIGHT : OP_DECONV2D_BWD_WEIGHT;
+                b->call.in[0] = f->in[0];
+                b->call.in[1] = f->out[0];
+            } else {
+                b->call.kind = conv ? OP_CONV2D_BWD_DATA : OP_DECONV2D_BWD_DATA;
+                b->call.in[0] = f->out[0];
+                b->call.out[0] = f->in[0];
+            }
+        }
+    }
     for (int i = 0; i < count; i++) {
         const op_call *c = &calls[i].call;
         for (int plain = 0; plain < 2; plain++) {
             op_choice ch;
             char why[160] = "";
-            int ok = op_choose_on(dev, NULL, plain, c, &ch);
+            int ok = tune_select_on(dev, NULL, plain, c, &ch);
             CHECK(ok, "%s: %s %dx%d layer %s: no variant chosen", dev_file, cfg, w, h,
                   calls[i].name);
             if (!ok) continue;
@@ -107,9 +140,8 @@ static void check_tuned_lookup(const clseg_device_info *dev) {
     memset(&c, 0, sizeof c);
     c.kind = OP_CONV2D;
     c.p.conv = (conv2d_params){64, 128, 3, 1, 1, 1};
-    c.in[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 64, 88, 120}};
-    c.in[1].mem = c.in[2].mem = WORKLOAD_PLACEHOLDER;
-    c.out[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 128, 88, 120}};
+    c.in[0] = (dtensor){NULL, {1, 64, 88, 120}};
+    c.out[0] = (dtensor){NULL, {1, 128, 88, 120}};
     const op_variant *v = op_variant_find(OP_CONV2D, "direct");
     CHECK(v != NULL, "conv2d has a 'direct' variant");
     if (!v) return;
@@ -126,14 +158,14 @@ static void check_tuned_lookup(const clseg_device_info *dev) {
     snprintf(r.params, sizeof r.params, "TILE_CO=2 TILE_X=2 WG_X=4 WG_Y=4 WG_Z=1");
     CHECK_OK(tunedb_put(&db, &r));
     op_choice ch;
-    CHECK(op_choose_on(dev, &db, 0, &c, &ch) && ch.source == CHOICE_TUNED && ch.variant == v &&
+    CHECK(tune_select_on(dev, &db, 0, &c, &ch) && ch.source == CHOICE_TUNED && ch.variant == v &&
               ch.cfg.v[0] == 2,
           "%s: a legal tuned record is used", dev->name);
     tunedb other = {0};
     tune_record r2 = r;
     r2.driver[0] ^= 1; /* another driver version */
     CHECK_OK(tunedb_put(&other, &r2));
-    CHECK(op_choose_on(dev, &other, 0, &c, &ch) && ch.source != CHOICE_TUNED,
+    CHECK(tune_select_on(dev, &other, 0, &c, &ch) && ch.source != CHOICE_TUNED,
           "%s: a record for another driver is not used", dev->name);
     /* a work-group beyond the device, a value off the grid, an unknown parameter or variant:
        skipped, the selector falls back */
@@ -141,14 +173,14 @@ static void check_tuned_lookup(const clseg_device_info *dev) {
     for (int k = 0; bad[k]; k++) {
         snprintf(r.params, sizeof r.params, "%s", bad[k]);
         CHECK_OK(tunedb_put(&db, &r));
-        CHECK(op_choose_on(dev, &db, 0, &c, &ch) && ch.source != CHOICE_TUNED &&
+        CHECK(tune_select_on(dev, &db, 0, &c, &ch) && ch.source != CHOICE_TUNED &&
                   legal_here(dev, &c, &ch, (char[64]){0}, 64),
               "%s: illegal tuned record '%s' is skipped", dev->name, bad[k]);
     }
     snprintf(r.variant, sizeof r.variant, "no_such_variant");
     snprintf(r.params, sizeof r.params, "TILE_CO=2");
     CHECK_OK(tunedb_put(&db, &r));
-    CHECK(op_choose_on(dev, &db, 0, &c, &ch) && ch.source != CHOICE_TUNED,
+    CHECK(tune_select_on(dev, &db, 0, &c, &ch) && ch.source != CHOICE_TUNED,
           "%s: a record naming an unknown variant is skipped", dev->name);
     tunedb_free(&db);
     tunedb_free(&other);

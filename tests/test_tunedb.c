@@ -32,9 +32,8 @@ static op_call conv_call(void) {
     memset(&c, 0, sizeof c);
     c.kind = OP_CONV2D;
     c.p.conv = (conv2d_params){16, 32, 3, 1, 1, 1};
-    c.in[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 16, 40, 30}};
-    c.in[1].mem = c.in[2].mem = WORKLOAD_PLACEHOLDER;
-    c.out[0] = (dtensor){WORKLOAD_PLACEHOLDER, {1, 32, 40, 30}};
+    c.in[0] = (dtensor){NULL, {1, 16, 40, 30}};
+    c.out[0] = (dtensor){NULL, {1, 32, 40, 30}};
     return c;
 }
 
@@ -242,7 +241,7 @@ static void attach(const char *dir) {
         clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .tuning_db = cases[i].path};
         CHECK_OK(tuning_attach(ctx, &o));
         op_choice ch;
-        int chosen = op_choose_on(&ctx->info, ctx->tuning, 0, &c, &ch);
+        int chosen = tune_select_on(&ctx->info, ctx->tuning, 0, &c, &ch);
         CHECK(ctx->tuning_state == (int)cases[i].state, "%s: state %d", cases[i].path,
               ctx->tuning_state);
         CHECK(chosen && (ch.source == CHOICE_TUNED) == cases[i].tuned, "%s: tuned %d",

@@ -6,6 +6,7 @@
 #include "ops/ops.h"
 #include "ref/ref.h"
 #include "testutil.h"
+#include "tune/select.h"
 
 /* Every variant, awkward shapes, factors 1-4; plus hand-computed checks of the reference against
    PyTorch's documented align_corners=False results. */
@@ -74,9 +75,10 @@ static void check_unpool(clseg_context *ctx, shape4 xs, pool_params pp, uint64_t
     CHECK(tu_guarded_create(ctx, pn, NULL, &pm) && tu_guarded_create(ctx, pn, NULL, &im),
           "guarded pool outputs");
     op_call pool = {.kind = OP_MAXPOOL, .p.pool = pp, .in[0] = {xm, xs}};
+    pool.p.pool.with_indices = 1;
     pool.out[0] = (dtensor){pm.mem, ps};
     pool.out[1] = (dtensor){im.mem, ps};
-    CHECK_OK(op_run(ctx, &pool));
+    CHECK_OK(tune_run_call(ctx, &pool));
 
     op_call call = {.kind = OP_MAXUNPOOL, .p.unpool = up};
     call.in[0] = (dtensor){pm.mem, ps};
@@ -150,7 +152,7 @@ int main(void) {
     static const int sides[][2] = {{1, 1}, {9, 7}, {33, 17}, {2, 3}, {8, 8}, {3, 37}};
     static const int channels[] = {1, 3, 7, 16, 64};
     /* Non-overlapping windows, as SegNet uses: their indices are distinct. */
-    static const pool_params pools[] = {{2, 2, 1}, {2, 2, 0}, {3, 3, 1}, {1, 1, 0}};
+    static const pool_params pools[] = {{2, 2, 1, 0}, {2, 2, 0, 0}, {3, 3, 1, 0}, {1, 1, 0, 0}};
     for (int ci = 0; ci < n_ctx; ci++) {
         uint64_t seed = 1;
         for (size_t si = 0; si < CLSEG_ARRAY_LEN(sides); si++)

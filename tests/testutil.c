@@ -1,5 +1,7 @@
 /* testutil.c - the test harness behind testutil.h. */
 #include "testutil.h"
+#include "tune/choose.h"
+#include "tune/select.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -163,8 +165,12 @@ int tu_op_configs(const clseg_context *ctx, const op_call *call, tu_config *out,
         }
         for (int k = 0; k < nc && n < max; k++) {
             if (!op_variant_supports(v, &ctx->info, call, &cfgs[k])) continue;
+            /* a composite runs its inner call with the context's own choice for it */
+            op_choice c = {v, cfgs[k], CHOICE_GENERIC};
+            if (!tune_complete_choice(&ctx->info, ctx->tuning, ctx->plain_kernels, call, &c))
+                continue;
             out[n].variant = v;
-            out[n].cfg = cfgs[k];
+            out[n].cfg = c.cfg;
             config_label(v, &cfgs[k], k ? "params" : NULL, out[n].label, sizeof out[n].label);
             n++;
         }
@@ -174,8 +180,8 @@ int tu_op_configs(const clseg_context *ctx, const op_call *call, tu_config *out,
 
 clseg_status tu_run_config(clseg_context *ctx, const tu_config *c, const op_call *call) {
     if (!c->variant) {
-        clseg_status st = op_prepare(ctx, call);
-        return st == CLSEG_OK ? op_run(ctx, call) : st;
+        clseg_status st = tune_prepare_call(ctx, call);
+        return st == CLSEG_OK ? tune_run_call(ctx, call) : st;
     }
     clseg_status st = c->variant->prepare ? c->variant->prepare(ctx, call, &c->cfg) : CLSEG_OK;
     return st == CLSEG_OK ? c->variant->run(ctx, call, &c->cfg) : st;

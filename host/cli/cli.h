@@ -17,16 +17,13 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
-/* Shared by plan and tune (cmd_plan.c): "WxH"; a .clsm model or a .cfg spec with `classes`
-   (the model is kept when model != NULL); a context with tuning database `db` (NULL = default)
-   that prints its warnings; "tuned" / "class default" / "generic" / "plain". Print their errors. */
-struct net_spec;
-struct op_choice;
+/* Shared by plan and tune (cmd_plan.c): "WxH"; a .clsm model, or a model made from a .cfg
+   network description with `classes` classes (seed 1; *from_spec = 1 then, and the weights mean
+   nothing); a context with tuning database `db` (NULL = default) that prints its warnings. Print
+   their errors. */
 int cli_parse_size(const char *s, int *w, int *h);
-int cli_load_network(const char *path, int classes, struct net_spec *spec, int *classes_out,
-                     clseg_model **model);
+int cli_load_network(const char *path, int classes, clseg_model **model, int *from_spec);
 int cli_open_tuned_context(const char *device, const char *db, int plain, clseg_context **out);
-const char *cli_choice_why(const struct op_choice *c, int plain);
 
 /* Prints "clseg: <message>" on stderr; returns EXIT_FAILURE_RUN for `return cli_error(...)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -41,5 +38,26 @@ int cli_open_context(const char *device, int profiling, clseg_context **out);
 
 /* Removes a directory and the plain files in it (best effort). */
 void cli_remove_dir(const char *dir);
+
+/* A one-line progress bar for long loops (training epochs, evaluation), cli_progress.c: redrawn
+   in place on a terminal, a plain line now and then when the stream is a log file. */
+typedef struct cli_progress {
+    FILE *f;
+    int tty;
+    int total, base; /* base: items already done when the bar started (a resumed epoch) */
+    double last_s;   /* elapsed time of the last line drawn */
+    int last_len;
+} cli_progress;
+/* A bar for a loop of `total` items that starts with `base` of them done. */
+void cli_progress_start(cli_progress *p, FILE *f, int total, int base);
+/* Shows done/total, the rate in items/s and the ETA from elapsed_s (seconds since the loop
+   began, as the library's callbacks report it), and `extra` (may be NULL). Terminals: at most
+   ~10 redraws a second; otherwise one line every `log_every_s` seconds and at the end. */
+void cli_progress_update(cli_progress *p, int done, double elapsed_s, const char *label,
+                         const char *extra, double log_every_s);
+/* Clears the bar on a terminal (so the next line starts clean). */
+void cli_progress_end(cli_progress *p);
+/* "1h02m", "3m05s", "12s" */
+void cli_format_duration(double seconds, char *buf, size_t len);
 
 #endif

@@ -10,8 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "core/common.h"
-#include "net/model.h"
+#include "clseg_tune.h"
 
 typedef struct bench_opts {
     const char *model, *device, *db, *json, *csv;
@@ -255,7 +254,7 @@ static void run_device(const bench_opts *o, const clseg_device_info *dev, bench_
         r->cold_ms = clseg_now_ms() - t0;
         if (st != CLSEG_OK) fail(r, st, "forward", clseg_context_error(ctx));
         clseg_context_startup_stats(ctx, &r->cold_stats);
-        snprintf(r->network, sizeof r->network, "%s", m->spec.name);
+        snprintf(r->network, sizeof r->network, "%s", clseg_model_network_name(m));
         free(x);
         free(y);
     }
@@ -370,7 +369,7 @@ static void print_side_by_side(const bench_result *r, int n) {
     static const char *rows[] = {"forward median",   "forward min",       "forward max",
                                  "GFLOP/s",          "cold start-up",     "warm start-up",
                                  "peak MiB planned", "peak MiB unplanned"};
-    for (size_t k = 0; k < CLSEG_ARRAY_LEN(rows); k++) {
+    for (size_t k = 0; k < sizeof rows / sizeof *rows; k++) {
         printf("  %-26s", rows[k]);
         for (int d = 0; d < n; d++) {
             const bench_result *x = &r[d];
@@ -649,30 +648,11 @@ static int parse_size(const char *s, int *w, int *h) {
     return 1;
 }
 
-/* The bench compiles into a private cache directory, whose tuning.db would be empty: without
-   --db it reads the database every other command would, the library's default
-   ($CLSEG_TUNING_DB, else tuning.db in $CLSEG_CACHE_DIR, $XDG_CACHE_HOME/clseg, ~/.cache/clseg). */
-static int default_tuning_db(char *buf, size_t len) {
-    const char *env = getenv("CLSEG_TUNING_DB"), *dir = getenv("CLSEG_CACHE_DIR");
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env && *env)
-        snprintf(buf, len, "%s", env);
-    else if (dir && *dir)
-        snprintf(buf, len, "%s/tuning.db", dir);
-    else if (xdg && *xdg)
-        snprintf(buf, len, "%s/clseg/tuning.db", xdg);
-    else if (home && *home)
-        snprintf(buf, len, "%s/.cache/clseg/tuning.db", home);
-    else
-        return 0;
-    return 1;
-}
-
 /* The kernel compilers' own disk caches (PoCL's, Mesa's) would make a second "cold" start warm:
    unless the user points them somewhere, they go to a private directory for this run. */
 static void private_driver_caches(const char *dir) {
     static const char *vars[] = {"POCL_CACHE_DIR", "MESA_SHADER_CACHE_DIR"};
-    for (size_t i = 0; i < CLSEG_ARRAY_LEN(vars); i++) {
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
         const char *v = getenv(vars[i]);
         if (v && *v) continue;
         char path[256];
@@ -762,14 +742,16 @@ int cmd_bench(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
     if (!o.model) return cli_usage_error("bench", "--model is required");
     if (!o.w) return cli_usage_error("bench", "--size is required");
+    /* The bench compiles into a private cache directory, whose tuning.db would be empty: without
+       --db it reads the database every other command would, the library's default. */
     char db[4096];
-    if (!o.db && default_tuning_db(db, sizeof db)) o.db = db;
+    if (!o.db && clseg_tuning_db_default_path(NULL, db, sizeof db)) o.db = db;
 
     /* A bad model is one error, not one per device. */
     char err[2048];
     clseg_model *model;
     if (clseg_model_load(&model, o.model, err, sizeof err) != CLSEG_OK) return cli_error("%s", err);
-    o.c = model->channels;
+    o.c = clseg_model_input_channels(model);
     clseg_model_free(model);
 
     char tmp[] = "/tmp/clseg-bench-XXXXXX";

@@ -7,8 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "core/common.h"
-#include "device/program.h"
+#include "clseg_tune.h"
 
 static const char *type_name(clseg_device_type t) {
     switch (t) {
@@ -43,16 +42,12 @@ static startup_times measure_startup(const clseg_device_info *d) {
             break;
         }
         double t0 = clseg_now_ms();
-        for (size_t i = 0; i < program_embedded_count() && t.ok; i++) {
-            program_entry *p;
-            if (ctx_program(ctx, program_embedded_name(i), "", &p) != CLSEG_OK) t.ok = 0;
-        }
+        if (clseg_context_build_all_programs(ctx, &t.programs) != CLSEG_OK) t.ok = 0;
         double ms = clseg_now_ms() - t0;
         if (pass == 0)
             t.cold_ms = ms;
         else
             t.warm_ms = ms;
-        t.programs = (int)program_embedded_count();
         clseg_context_free(ctx);
     }
     cli_remove_dir(dir);

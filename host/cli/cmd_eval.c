@@ -6,9 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "net/model.h"
-#include "train/evaluate.h"
-#include "train/progress.h"
+#include "clseg_train.h"
 
 static void help(void) {
     printf("usage: clseg eval --model MODEL.clsm --images DIR --labels DIR [--ignore I]\n"
@@ -29,9 +27,10 @@ static void help(void) {
            "  -h, --help      this text\n");
 }
 
-static void on_progress(void *user, int done, int total) {
-    (void)total;
-    progress_update(user, done, "eval", NULL, 30);
+static void on_progress(void *user, int done, int total, double elapsed_s) {
+    cli_progress *bar = user;
+    bar->total = total;
+    cli_progress_update(bar, done, elapsed_s, "eval", NULL, 30);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -93,76 +92,53 @@ int cmd_eval(int argc, char **argv) {
     clseg_model *model = NULL;
     if (clseg_model_load(&model, model_path, err, sizeof err) != CLSEG_OK)
         return cli_error("%s", err);
-    dataset ds;
-    if (dataset_open(&ds, images, labels, err, sizeof err) != CLSEG_OK) {
-        clseg_model_free(model);
-        return cli_error("%s", err);
-    }
     int rc = EXIT_FAILURE_RUN;
     clseg_context *ctx = NULL;
     clseg_net *net = NULL;
-    confusion cm = {0};
+    clseg_metrics *m = NULL;
     if (!cli_open_tuned_context(device, db, 0, &ctx)) goto done;
     if (clseg_net_create(&net, ctx, model) != CLSEG_OK) {
         cli_error("%s: %s", model_path, clseg_context_error(ctx));
         goto done;
     }
-    if (confusion_init(&cm, model->classes, (int)ignore) != CLSEG_OK) {
-        cli_error("out of memory");
-        goto done;
-    }
-    progress bar;
-    progress_start(&bar, stderr, ds.count);
-    double seg_ms = 0, t0 = clseg_now_ms();
-    clseg_status st =
-        evaluate_dataset(ctx, net, &ds, &cm, &seg_ms, on_progress, &bar, err, sizeof err);
-    progress_end(&bar);
+    cli_progress bar;
+    cli_progress_start(&bar, stderr, 0, 0);
+    clseg_eval_options eo;
+    clseg_eval_options_init(&eo);
+    eo.image_dir = images;
+    eo.label_dir = labels;
+    eo.ignore_index = (int)ignore;
+    eo.progress = on_progress;
+    eo.progress_user = &bar;
+    clseg_status st = clseg_eval(&m, ctx, net, model, &eo, err, sizeof err);
+    cli_progress_end(&bar);
     if (st != CLSEG_OK) {
         cli_error("%s", err);
         goto done;
     }
-    double wall_ms = clseg_now_ms() - t0;
-    seg_metrics m;
-    confusion_metrics(&cm, &m);
-    const clseg_device_info *dev = clseg_context_device(ctx);
     printf("model %s on %s: %d images, %.1f ms/image (segment), %.1f ms/image (with PNG "
            "decoding)\n",
-           model_path, dev->name, ds.count, seg_ms / ds.count, wall_ms / ds.count);
+           model_path, m->device, m->images, m->segment_ms / m->images, m->wall_ms / m->images);
     printf("%-20s %8s %8s %14s\n", "class", "IoU %", "acc %", "pixels");
-    for (int k = 0; k < model->classes; k++) {
+    for (int k = 0; k < m->classes; k++) {
         if (k == ignore) continue;
         uint64_t row = 0;
-        for (int j = 0; j < model->classes; j++) row += cm.m[(size_t)k * model->classes + j];
-        printf("%-20s %8.2f %8.2f %14llu\n", model->class_names[k], m.iou[k], m.accuracy[k],
+        for (int j = 0; j < m->classes; j++) row += m->confusion[(size_t)k * m->classes + j];
+        printf("%-20s %8.2f %8.2f %14llu\n", m->class_names[k], m->iou[k], m->accuracy[k],
                (unsigned long long)row);
     }
     printf("mIoU %.2f  pixel accuracy %.2f  mean class accuracy %.2f  (%d classes scored%s)\n",
-           m.miou, m.pixel_accuracy, m.mean_class_accuracy, m.classes,
+           m->miou, m->pixel_accuracy, m->mean_class_accuracy, m->scored_classes,
            ignore >= 0 ? ", ignore index excluded" : "");
-    if (json) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (!f) {
-            cli_error("out of memory");
-            goto done;
-        }
-        metrics_write_json(f, &cm, &m, (const char(*)[64])model->class_names, ds.count,
-                           seg_ms / ds.count, model_path, dev->name);
-        fclose(f);
-        st = clseg_write_file_atomic(json, buf, len, err, sizeof err);
-        free(buf);
-        if (st != CLSEG_OK) {
-            cli_error("%s", err);
-            goto done;
-        }
+    if (json && clseg_metrics_write_json(m, json, model_path, err, sizeof err) != CLSEG_OK) {
+        cli_error("%s", err);
+        goto done;
     }
     rc = EXIT_OK;
 done:
-    confusion_free(&cm);
+    clseg_metrics_free(m);
     clseg_net_free(net);
     clseg_context_free(ctx);
-    dataset_free(&ds);
     clseg_model_free(model);
     return rc;
 }

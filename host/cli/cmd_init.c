@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "net/model.h"
 
 static void help(void) {
     printf("usage: clseg init --spec SPEC.cfg --classes K --out MODEL.clsm [--seed S]\n\n"
@@ -61,19 +60,14 @@ int cmd_init(int argc, char **argv) {
     if (!classes) return cli_usage_error("init", "--classes is required");
     if (!out) return cli_usage_error("init", "--out is required");
 
-    char err[1024];
-    uint8_t *text;
-    size_t size;
-    if (clseg_read_file(spec_path, (size_t)1 << 20, &text, &size, err, sizeof err) != CLSEG_OK)
+    char err[2048];
+    clseg_model *m;
+    clseg_model_init_options o = {CLSEG_MODEL_INIT_OPTIONS_INIT, .classes = (int)classes,
+                                  .seed = (uint64_t)seed};
+    if (clseg_model_init(&m, spec_path, &o, err, sizeof err) != CLSEG_OK)
         return cli_error("%s", err);
-    clseg_model *m = NULL;
-    clseg_status st = model_init((const char *)text, (int)classes, (uint64_t)seed, NULL, NULL, &m,
-                                 err, sizeof err);
-    free(text);
-    if (st != CLSEG_OK) return cli_error("%s: %s", spec_path, err);
-    st = model_save(m, out, err, sizeof err);
-    size_t params = 0;
-    for (int i = 0; i < m->n_tensors; i++) params += m->tensors[i].count;
+    clseg_status st = clseg_model_save(m, out, err, sizeof err);
+    size_t params = clseg_model_parameter_count(m);
     clseg_model_free(m);
     if (st != CLSEG_OK) return cli_error("%s", err);
     printf("wrote %s: %zu parameters, %ld classes, seed %ld\n", out, params, classes, seed);

@@ -6,10 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "device/runtime.h"
-#include "net/model.h"
-#include "tune/autotune.h"
-#include "tune/choose.h"
+#include "clseg_tune.h"
 
 /* ---- shared with cmd_tune.c ----------------------------------------------------------------- */
 
@@ -28,31 +25,18 @@ int cli_parse_size(const char *s, int *w, int *h) {
     return 1;
 }
 
-/* A .clsm model (*model kept when model != NULL), or a .cfg network spec with `classes`. */
-int cli_load_network(const char *path, int classes, net_spec *spec, int *classes_out,
-                     clseg_model **model) {
+int cli_load_network(const char *path, int classes, clseg_model **model, int *from_spec) {
     char err[2048];
     size_t n = strlen(path);
-    if (model) *model = NULL;
-    if (n > 4 && !strcmp(path + n - 4, ".cfg")) {
-        uint8_t *text;
-        size_t size;
-        if (clseg_read_file(path, (size_t)1 << 20, &text, &size, err, sizeof err) != CLSEG_OK)
-            return cli_error("%s", err), 0;
-        clseg_status st = spec_parse((const char *)text, spec, err, sizeof err);
-        free(text);
-        if (st != CLSEG_OK) return cli_error("%s: %s", path, err), 0;
-        *classes_out = classes;
-        return 1;
+    *from_spec = n > 4 && !strcmp(path + n - 4, ".cfg");
+    clseg_status st;
+    if (*from_spec) {
+        clseg_model_init_options o = {CLSEG_MODEL_INIT_OPTIONS_INIT, .classes = classes, .seed = 1};
+        st = clseg_model_init(model, path, &o, err, sizeof err);
+    } else {
+        st = clseg_model_load(model, path, err, sizeof err);
     }
-    clseg_model *m;
-    if (clseg_model_load(&m, path, err, sizeof err) != CLSEG_OK) return cli_error("%s", err), 0;
-    *spec = m->spec;
-    *classes_out = m->classes;
-    if (model)
-        *model = m;
-    else
-        clseg_model_free(m);
+    if (st != CLSEG_OK) return cli_error("%s", err), 0;
     return 1;
 }
 
@@ -64,18 +48,6 @@ int cli_open_tuned_context(const char *device, const char *db, int plain, clseg_
     if (*clseg_context_warning(*out))
         fprintf(stderr, "clseg: warning: %s\n", clseg_context_warning(*out));
     return 1;
-}
-
-const char *cli_choice_why(const op_choice *c, int plain) {
-    if (plain) return "plain";
-    switch (c->source) {
-    case CHOICE_TUNED:
-        return "tuned";
-    case CHOICE_CLASS_DEFAULT:
-        return "class default";
-    default:
-        return "generic";
-    }
 }
 
 /* ---- plan ----------------------------------------------------------------------------------- */
@@ -111,14 +83,14 @@ static void help(void) {
 
 /* Every forward variant with its parameters: the generic default and the tuner's choices. */
 static void list_variants(void) {
-    for (size_t i = 0; i < op_variant_table_len; i++) {
-        const op_variant *v = op_variant_table[i];
-        if (!workload_kind_supported(v->kind)) continue;
-        printf("%-10s %-18s", op_kind_name(v->kind), v->name);
-        for (int p = 0; p < v->n_params; p++) {
-            printf(" %s=%d{", v->params[p].name, v->params[p].def);
-            for (int c = 0; c < v->params[p].n_choices; c++)
-                printf("%s%d", c ? "," : "", v->params[p].choices[c]);
+    for (int i = 0; i < clseg_variant_count(); i++) {
+        clseg_variant_info v;
+        if (clseg_variant_get(i, &v) != CLSEG_OK) continue;
+        printf("%-10s %-18s", v.op, v.name);
+        for (int p = 0; p < v.n_params; p++) {
+            printf(" %s=%d{", v.params[p].name, v.params[p].default_value);
+            for (int c = 0; c < v.params[p].n_choices; c++)
+                printf("%s%d", c ? "," : "", v.params[p].choices[c]);
             printf("}");
         }
         printf("\n");
@@ -130,74 +102,96 @@ typedef struct plan_opts {
     int classes, n, w, h, plain, time;
 } plan_opts;
 
-static int plan_network(const plan_opts *o, const clseg_device_info *dev, const tunedb *db,
-                        clseg_context *ctx, const char *db_desc) {
-    net_spec *spec = clseg_calloc(1, sizeof *spec);
-    net_call *calls = clseg_calloc(SPEC_MAX_LAYERS + 1, sizeof *calls);
-    int classes, n = 0, rc = EXIT_FAILURE_RUN;
-    char err[1024];
-    if (!spec || !calls) {
-        cli_error("out of memory");
-        goto done;
-    }
-    if (!cli_load_network(o->model ? o->model : o->spec, o->classes, spec, &classes, NULL))
-        goto done;
-    if (workload_net_calls(spec, classes, (shape4){o->n, spec->input_channels, o->h, o->w}, calls,
-                           &n, err, sizeof err) != CLSEG_OK) {
-        cli_error("%s", err);
-        goto done;
-    }
-    char devkey[256], driver[128];
-    tune_device_key(dev, devkey, driver);
-    printf("%s at %dx%d, batch %d, on %s (class %s, driver %s)\n", spec->name, o->w, o->h, o->n,
-           dev->name, dev_class_name(dev_classify(dev)), dev->driver_version);
+/* --model, or --spec with --classes. */
+static int load_model(const plan_opts *o, clseg_model **model) {
+    int from_spec;
+    return cli_load_network(o->model ? o->model : o->spec, o->classes, model, &from_spec);
+}
+
+/* Prints the plan; with --time, runs every layer on ctx. */
+static int print_plan(const plan_opts *o, const clseg_model *model, const clseg_plan *plan,
+                      const clseg_device_info *dev, clseg_context *ctx, const char *db_desc) {
+    printf("%s at %dx%d, batch %d, on %s (class %s, driver %s)\n", clseg_model_network_name(model),
+           o->w, o->h, o->n, dev->name, clseg_device_class_name(dev), dev->driver_version);
     printf("tuning database: %s\n\n", db_desc);
     printf("%-12s %-9s %-14s %8s %8s", "layer", "op", "output", "GFLOP", "MB");
     if (o->time) printf(" %9s %8s", "ms", "GFLOP/s");
     printf("  %-13s %s\n", "why", "variant and parameters");
     double tot_f = 0, tot_b = 0, tot_ms = 0;
-    for (int i = 0; i < n; i++) {
-        const op_call *c = &calls[i].call;
-        op_choice ch;
-        if (!op_choose_on(dev, db, o->plain, c, &ch)) {
-            cli_error("layer %s: no %s variant supports it on %s", calls[i].name,
-                      op_kind_name(c->kind), dev->name);
-            goto done;
-        }
-        double f, b, ms = -1;
-        workload_cost(c, &f, &b);
+    for (int i = 0; i < clseg_plan_layer_count(plan); i++) {
+        clseg_plan_layer L;
+        clseg_plan_layer_get(plan, i, &L);
+        double f = L.flop, b = L.bytes, ms = -1;
         if (o->time) {
-            workload w;
-            clseg_status st = workload_create(ctx, c, 1 + (uint64_t)i, 0, &w);
-            if (st == CLSEG_OK) st = tune_time_choice(ctx, &w, &ch, 3, &ms);
-            workload_free(&w);
-            if (st != CLSEG_OK) {
-                cli_error("layer %s: %s", calls[i].name, clseg_context_error(ctx));
-                goto done;
-            }
+            if (clseg_plan_time_layer(plan, ctx, i, 3, &ms) != CLSEG_OK)
+                return cli_error("layer %s: %s", L.name, clseg_context_error(ctx));
             tot_ms += ms;
         }
         tot_f += f;
         tot_b += b;
-        char out[32], params[160];
-        snprintf(out, sizeof out, "%dx%dx%d", c->out[0].s.c, c->out[0].s.h, c->out[0].s.w);
-        tune_config_to_params(ch.variant, &ch.cfg, params, sizeof params);
-        printf("%-12s %-9s %-14s %8.3f %8.1f", calls[i].name, op_kind_name(c->kind), out, f / 1e9,
-               b / 1e6);
+        char out[32];
+        snprintf(out, sizeof out, "%dx%dx%d", L.out_shape[1], L.out_shape[2], L.out_shape[3]);
+        printf("%-12s %-9s %-14s %8.3f %8.1f", L.name, L.op, out, f / 1e9, b / 1e6);
         if (o->time && f > 0)
             printf(" %9.2f %8.1f", ms, f / (ms * 1e6));
         else if (o->time)
             printf(" %9.2f %8s", ms, "-");
-        printf("  %-13s %s%s%s\n", cli_choice_why(&ch, o->plain), ch.variant->name,
-               *params ? " " : "", params);
+        printf("  %-13s %s%s%s\n", clseg_choice_source_name(L.source), L.variant,
+               *L.params ? " " : "", L.params);
     }
     printf("%-12s %-9s %-14s %8.3f %8.1f", "total", "", "", tot_f / 1e9, tot_b / 1e6);
     if (o->time) printf(" %9.2f %8.1f", tot_ms, tot_f / (tot_ms * 1e6));
     printf("\n");
-    rc = EXIT_OK;
-done:
-    free(spec);
-    free(calls);
+    return EXIT_OK;
+}
+
+/* The plan on a recorded device: nothing runs, the database is read directly. */
+static int plan_fixture(const plan_opts *o) {
+    char err[1024], desc[4200];
+    clseg_device_info dev;
+    if (clseg_device_info_load(o->fixture, &dev, err, sizeof err) != CLSEG_OK)
+        return cli_error("%s", err);
+    clseg_tuning_db *db = NULL;
+    if (o->db && clseg_tuning_db_load(&db, o->db, NULL, err, sizeof err) != CLSEG_OK)
+        fprintf(stderr, "clseg: warning: tuning database ignored: %s\n", err);
+    snprintf(desc, sizeof desc, "%s (%zu records)", o->db ? o->db : "none",
+             clseg_tuning_db_record_count(db, NULL));
+    clseg_model *model = NULL;
+    clseg_plan *plan = NULL;
+    int rc = EXIT_FAILURE_RUN;
+    if (load_model(o, &model)) {
+        if (clseg_plan_create_for_device(&plan, &dev, db, o->plain, model, o->n, o->h, o->w, err,
+                                         sizeof err) != CLSEG_OK)
+            rc = cli_error("%s", err);
+        else
+            rc = print_plan(o, model, plan, &dev, NULL, desc);
+    }
+    clseg_plan_free(plan);
+    clseg_model_free(model);
+    clseg_tuning_db_free(db);
+    return rc;
+}
+
+static int plan_on_device(const plan_opts *o) {
+    clseg_context *ctx;
+    if (!cli_open_tuned_context(o->device, o->db, o->plain, &ctx)) return EXIT_FAILURE_RUN;
+    const char *path = clseg_context_tuning_path(ctx);
+    char desc[4200];
+    snprintf(desc, sizeof desc, "%s (%zu records, %zu for this device and driver)",
+             path ? path : "none", clseg_context_tuning_record_count(ctx, 0),
+             clseg_context_tuning_record_count(ctx, 1));
+    clseg_model *model = NULL;
+    clseg_plan *plan = NULL;
+    int rc = EXIT_FAILURE_RUN;
+    if (load_model(o, &model)) {
+        if (clseg_plan_create(&plan, ctx, model, o->n, o->h, o->w) != CLSEG_OK)
+            rc = cli_error("%s", clseg_context_error(ctx));
+        else
+            rc = print_plan(o, model, plan, clseg_context_device(ctx), ctx, desc);
+    }
+    clseg_plan_free(plan);
+    clseg_model_free(model);
+    clseg_context_free(ctx);
     return rc;
 }
 
@@ -287,32 +281,5 @@ int cmd_plan(int argc, char **argv) {
     if (o.fixture && (o.time || o.device))
         return cli_usage_error("plan", "--fixture runs nothing: no --time or --device with it");
 
-    char desc[4200];
-    if (o.fixture) {
-        char err[1024];
-        clseg_device_info dev;
-        if (dev_fixture_load(o.fixture, &dev, NULL, err, sizeof err) != CLSEG_OK)
-            return cli_error("%s", err);
-        tunedb db = {0};
-        tunedb_state state = TUNEDB_EMPTY;
-        if (o.db && tunedb_load(o.db, &db, &state, err, sizeof err) != CLSEG_OK)
-            fprintf(stderr, "clseg: warning: tuning database ignored: %s\n", err);
-        snprintf(desc, sizeof desc, "%s (%zu records)", o.db ? o.db : "none", db.n);
-        int rc = plan_network(&o, &dev, &db, NULL, desc);
-        tunedb_free(&db);
-        return rc;
-    }
-    clseg_context *ctx;
-    if (!cli_open_tuned_context(o.device, o.db, o.plain, &ctx)) return EXIT_FAILURE_RUN;
-    char devkey[256], driver[128];
-    tune_device_key(&ctx->info, devkey, driver);
-    size_t mine = 0;
-    for (size_t i = 0; i < ctx->tuning->n; i++)
-        mine += !strcmp(ctx->tuning->recs[i].device, devkey) &&
-                !strcmp(ctx->tuning->recs[i].driver, driver);
-    snprintf(desc, sizeof desc, "%s (%zu records, %zu for this device and driver)",
-             ctx->tuning_path ? ctx->tuning_path : "none", ctx->tuning->n, mine);
-    int rc = plan_network(&o, &ctx->info, ctx->tuning, ctx, desc);
-    clseg_context_free(ctx);
-    return rc;
+    return o.fixture ? plan_fixture(&o) : plan_on_device(&o);
 }

@@ -7,10 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "device/runtime.h"
-#include "net/model.h"
-#include "tune/autotune.h"
-#include "tune/choose.h"
+#include "clseg_tune.h"
 
 static void help(void) {
     printf(
@@ -48,14 +45,12 @@ typedef struct progress_state {
     const char *last_phase;
 } progress_state;
 
-static void describe(const op_choice *c, char *buf, size_t len) {
-    char params[160];
-    tune_config_to_params(c->variant, &c->cfg, params, sizeof params);
-    snprintf(buf, len, "%s%s%s%s", c->variant->name, *params ? "[" : "", params,
-             *params ? "]" : "");
+/* "variant[PARAMS]", or just the variant when it has no parameters. */
+static void describe(const char *variant, const char *params, char *buf, size_t len) {
+    snprintf(buf, len, "%s%s%s%s", variant, *params ? "[" : "", params, *params ? "]" : "");
 }
 
-static void on_progress(void *user, const tune_progress *p) {
+static void on_progress(void *user, const clseg_tune_progress *p) {
     progress_state *s = user;
     double frac = p->budget_s > 0 ? p->elapsed_s / p->budget_s : 1;
     if (frac > 1) frac = 1;
@@ -64,18 +59,18 @@ static void on_progress(void *user, const tune_progress *p) {
     for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
     bar[20] = 0;
     char best[200] = "";
-    if (p->best_ms > 0 && p->L && p->best) {
+    if (p->best_ms > 0 && p->layer_name && p->best_variant) {
         char d[180];
-        describe(p->best, d, sizeof d);
-        if (p->L->flops > 0)
+        describe(p->best_variant, p->best_params, d, sizeof d);
+        if (p->layer_flop > 0)
             snprintf(best, sizeof best, "best %s %.1f GFLOP/s", d,
-                     p->L->flops / (p->best_ms * 1e6));
+                     p->layer_flop / (p->best_ms * 1e6));
         else
             snprintf(best, sizeof best, "best %s %.3f ms", d, p->best_ms);
     } else if (p->best_ms > 0) {
         snprintf(best, sizeof best, "best %.1f ms", p->best_ms);
     }
-    const char *what = p->L ? p->L->name : "CLBlast Xgemm";
+    const char *what = p->layer_name ? p->layer_name : "CLBlast Xgemm";
     if (s->tty) {
         fprintf(stderr, "\r\033[K[%s] %3.0f%% %d/%d %s: %s, %d tried %s", bar, frac * 100,
                 p->layer + 1 > p->n_layers ? p->n_layers : p->layer + 1, p->n_layers, what,
@@ -101,7 +96,7 @@ static int time_forward(const char *device, const char *db, int plain, const cls
     if (clseg_context_create(&ctx, &o, err, sizeof err) != CLSEG_OK) return cli_error("%s", err), 0;
     clseg_net *net = NULL;
     size_t y_count = (size_t)n * (size_t)clseg_model_num_classes(model) * (size_t)h * (size_t)w;
-    size_t x_count = (size_t)n * (size_t)model->channels * (size_t)h * (size_t)w;
+    size_t x_count = (size_t)n * (size_t)clseg_model_input_channels(model) * (size_t)h * (size_t)w;
     float *x = calloc(x_count ? x_count : 1, sizeof *x), *y = malloc(y_count * sizeof *y);
     int ok = x && y && clseg_net_create(&net, ctx, model) == CLSEG_OK &&
              clseg_net_prepare(net, n, h, w) == CLSEG_OK;
@@ -130,61 +125,51 @@ static int time_forward(const char *device, const char *db, int plain, const cls
     return ok;
 }
 
-static void print_summary(const tune_layer *layers, const tune_outcome *out, int n,
-                          const tune_clblast_outcome *blas) {
+static void print_summary(const clseg_tuner *tuner) {
     printf("\n%-12s %-9s %6s %-9s %10s %9s  %10s %9s %7s  %s\n", "layer", "op", "count", "GFLOP",
            "before ms", "GFLOP/s", "after ms", "GFLOP/s", "speedup", "winner");
-    /* in network order (they were tuned heaviest first) */
-    int order[WORKLOAD_MAX_CALLS];
-    for (int i = 0; i < n; i++) {
-        int j = i;
-        while (j > 0 && layers[order[j - 1]].first > layers[i].first) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = i;
-    }
-    for (int k = 0; k < n; k++) {
-        const tune_layer *L = &layers[order[k]];
-        const tune_outcome *o = &out[order[k]];
+    for (int k = 0; k < clseg_tuner_layer_count(tuner); k++) { /* in network order */
+        clseg_tune_layer L;
+        clseg_tuner_layer_get(tuner, k, &L);
         char win[200];
-        describe(&o->best, win, sizeof win);
-        printf("%-12s %-9s %6d %-9.3f", L->name, op_kind_name(L->call.kind), L->count,
-               L->flops / 1e9);
-        if (o->skipped) {
+        describe(L.best_variant, L.best_params, win, sizeof win);
+        printf("%-12s %-9s %6d %-9.3f", L.name, L.op, L.count, L.flop / 1e9);
+        if (L.skipped) {
             printf(" %10s %9s  %10s %9s %7s  %s (nothing to tune)\n", "-", "-", "-", "-", "-", win);
             continue;
         }
         char rate[2][16] = {"-", "-"};
-        if (L->flops > 0 && o->before_ms > 0)
-            snprintf(rate[0], sizeof rate[0], "%.1f", L->flops / (o->before_ms * 1e6));
-        if (L->flops > 0 && o->best_ms > 0)
-            snprintf(rate[1], sizeof rate[1], "%.1f", L->flops / (o->best_ms * 1e6));
-        if (o->before_ms > 0)
-            printf(" %10.3f %9s", o->before_ms, rate[0]);
+        if (L.flop > 0 && L.before_ms > 0)
+            snprintf(rate[0], sizeof rate[0], "%.1f", L.flop / (L.before_ms * 1e6));
+        if (L.flop > 0 && L.best_ms > 0)
+            snprintf(rate[1], sizeof rate[1], "%.1f", L.flop / (L.best_ms * 1e6));
+        if (L.before_ms > 0)
+            printf(" %10.3f %9s", L.before_ms, rate[0]);
         else
             printf(" %10s %9s", "failed", "-");
-        if (o->best_ms > 0)
-            printf("  %10.3f %9s", o->best_ms, rate[1]);
+        if (L.best_ms > 0)
+            printf("  %10.3f %9s", L.best_ms, rate[1]);
         else
             printf("  %10s %9s", "none", "-");
-        if (o->before_ms > 0 && o->best_ms > 0)
-            printf(" %6.2fx", o->before_ms / o->best_ms);
+        if (L.before_ms > 0 && L.best_ms > 0)
+            printf(" %6.2fx", L.before_ms / L.best_ms);
         else
             printf(" %7s", "-");
-        printf("  %s (%d timed, %d wrong, %d failed)\n", o->best_ms > 0 ? win : "-", o->tried,
-               o->wrong, o->failed);
-        if (o->first_problem[0]) printf("%12s first rejection: %s\n", "", o->first_problem);
+        printf("  %s (%d timed, %d wrong, %d failed)\n", L.best_ms > 0 ? win : "-", L.tried,
+               L.wrong, L.failed);
+        if (L.first_problem[0]) printf("%12s first rejection: %s\n", "", L.first_problem);
     }
-    if (blas->ran) {
+    clseg_tune_gemm blas;
+    clseg_tuner_gemm_get(tuner, &blas);
+    if (blas.ran) {
         printf("\nCLBlast Xgemm on the heaviest GEMM layer: %.3f ms with the parameters in "
                "effect before",
-               blas->before_ms);
-        if (blas->best[0])
-            printf(", %.3f ms with %s (%d sets timed, %d rejected)\n", blas->best_ms, blas->best,
-                   blas->tried, blas->rejected);
+               blas.before_ms);
+        if (blas.best[0])
+            printf(", %.3f ms with %s (%d sets timed, %d rejected)\n", blas.best_ms, blas.best,
+                   blas.tried, blas.rejected);
         else
-            printf("; none of %d sets beat them (%d rejected)\n", blas->tried, blas->rejected);
+            printf("; none of %d sets beat them (%d rejected)\n", blas.tried, blas.rejected);
     }
 }
 
@@ -258,64 +243,63 @@ int cmd_tune(int argc, char **argv) {
     if (!cli_parse_size(size, &w, &h))
         return cli_usage_error("tune", "--size must be WxH, e.g. 480x352");
 
-    net_spec *spec = calloc(1, sizeof *spec);
-    net_call *calls = calloc(WORKLOAD_MAX_CALLS, sizeof *calls);
-    tune_layer *layers = calloc(WORKLOAD_MAX_CALLS, sizeof *layers);
-    tune_outcome *out = calloc(WORKLOAD_MAX_CALLS, sizeof *out);
     clseg_model *model = NULL;
     clseg_context *ctx = NULL;
-    int classes, n_calls, rc = EXIT_FAILURE_RUN;
+    clseg_tuner *tuner = NULL;
+    int from_spec, rc = EXIT_FAILURE_RUN;
     char err[2048];
-    if (!spec || !calls || !layers || !out) {
-        cli_error("out of memory");
-        goto done;
-    }
-    if (!cli_load_network(model_path, 12, spec, &classes, &model)) goto done;
-    if (bench && !model) {
+    if (!cli_load_network(model_path, 12, &model, &from_spec)) goto done;
+    if (bench && from_spec) {
         cli_usage_error("tune", "--bench needs a .clsm model (weights), not a .cfg");
         rc = EXIT_USAGE;
         goto done;
     }
-    const shape4 in = {n, spec->input_channels, h, w};
-    if ((train ? workload_train_calls(spec, classes, in, calls, &n_calls, err, sizeof err)
-               : workload_net_calls(spec, classes, in, calls, &n_calls, err, sizeof err)) !=
-        CLSEG_OK) {
+    progress_state ps = {isatty(2), -1, ""};
+    clseg_tune_options topt = {CLSEG_TUNE_OPTIONS_INIT,
+                               .batch = n,
+                               .height = h,
+                               .width = w,
+                               .budget_s = budget,
+                               .seed = seed,
+                               .train = train,
+                               .progress = on_progress,
+                               .user = &ps};
+    if (clseg_tuner_create(&tuner, model, &topt, err, sizeof err) != CLSEG_OK) {
         cli_error("%s", err);
         goto done;
     }
     if (!cli_open_tuned_context(device, db, 0, &ctx)) goto done;
-    if (!ctx->tuning_path) {
+    const char *db_path = clseg_context_tuning_path(ctx);
+    if (!db_path) {
         cli_error("no place for the tuning database (no cache directory); give --db FILE");
         goto done;
     }
-    if (ctx->tuning_state == TUNEDB_FOREIGN) {
+    if (clseg_context_tuning_state(ctx) == CLSEG_TUNING_DB_FOREIGN) {
         cli_error("%s is not a clseg tuning database this version writes; refusing to overwrite "
                   "it (give another --db)",
-                  ctx->tuning_path);
+                  db_path);
         goto done;
     }
-    int n_layers = tune_distinct_layers(calls, n_calls, layers, WORKLOAD_MAX_CALLS);
+    const clseg_device_info *dev = clseg_context_device(ctx);
+    int n_layers = clseg_tuner_layer_count(tuner);
     fprintf(stderr,
             "clseg: tuning %d distinct layers of %s at %dx%d (batch %d) on %s (%s) for %.0f s\n",
-            n_layers, spec->name, w, h, n, ctx->info.name, dev_class_name(dev_classify(&ctx->info)),
-            budget);
-    progress_state ps = {isatty(2), -1, ""};
-    tune_options topt = {budget, seed, on_progress, &ps};
-    tune_clblast_outcome blas;
+            n_layers, clseg_model_network_name(model), w, h, n, dev->name,
+            clseg_device_class_name(dev), budget);
     double t0 = clseg_now_ms();
-    clseg_status st = tune_network(ctx, layers, n_layers, &topt, out, &blas);
+    clseg_status st = clseg_tuner_run(tuner, ctx);
     if (ps.tty) fprintf(stderr, "\n");
     if (st != CLSEG_OK) {
         cli_error("tuning failed: %s", clseg_context_error(ctx));
         goto done;
     }
     fprintf(stderr, "clseg: tuned in %.1f s\n", (clseg_now_ms() - t0) / 1000);
-    print_summary(layers, out, n_layers, &blas);
-    if (tunedb_save(ctx->tuning, ctx->tuning_path, err, sizeof err) != CLSEG_OK) {
-        cli_error("%s", err);
+    print_summary(tuner);
+    if (clseg_context_save_tuning(ctx) != CLSEG_OK) {
+        cli_error("%s", clseg_context_error(ctx));
         goto done;
     }
-    printf("\nwrote %s (%zu records)\n", ctx->tuning_path, ctx->tuning->n);
+    printf("\nwrote %s (%zu records)\n", db_path, clseg_context_tuning_record_count(ctx, 0));
     rc = EXIT_OK;
     if (bench) {
         /* Fresh contexts: the plain kernels, no database (class defaults / generic), and the
@@ -324,11 +308,15 @@ int cmd_tune(int argc, char **argv) {
         int runs[3];
         static const char *const label[3] = {"plain kernels", "untuned", "tuned"};
         fprintf(stderr, "clseg: timing whole forward passes (plain, untuned, tuned)\n");
-        if (time_forward(device, ctx->tuning_path, 1, model, n, h, w, &ms[0], &runs[0]) &&
+        if (time_forward(device, db_path, 1, model, n, h, w, &ms[0], &runs[0]) &&
             time_forward(device, "", 0, model, n, h, w, &ms[1], &runs[1]) &&
-            time_forward(device, ctx->tuning_path, 0, model, n, h, w, &ms[2], &runs[2])) {
+            time_forward(device, db_path, 0, model, n, h, w, &ms[2], &runs[2])) {
             double gf = 0;
-            for (int i = 0; i < n_layers; i++) gf += layers[i].flops * layers[i].count / 1e9;
+            for (int i = 0; i < n_layers; i++) {
+                clseg_tune_layer L;
+                clseg_tuner_layer_get(tuner, i, &L);
+                gf += L.flop * L.count / 1e9;
+            }
             printf("\nforward pass, %.2f GFLOP (wall clock; median of 3 after a warm-up, or one "
                    "pass when it takes over 5 s):\n",
                    gf);
@@ -340,11 +328,8 @@ int cmd_tune(int argc, char **argv) {
         }
     }
 done:
+    clseg_tuner_free(tuner);
     clseg_context_free(ctx);
     clseg_model_free(model);
-    free(spec);
-    free(calls);
-    free(layers);
-    free(out);
     return rc;
 }

@@ -8,7 +8,8 @@
 typedef enum op_kind {
     OP_CONV2D,    /* x, weight[cout][cin][k][k], bias[cout] -> y; optional fused ReLU */
     OP_DECONV2D,  /* x, weight[cin][cout][k][k] (PyTorch ConvTranspose2d layout), bias -> y */
-    OP_MAXPOOL,   /* x -> y [, argmax indices as int32, h*W_in+w within the plane] */
+    OP_MAXPOOL,   /* x -> y [, argmax indices as int32, h*W_in+w within the plane, when
+                     p.pool.with_indices] */
     OP_AVGPOOL,   /* x -> y */
     OP_UPSAMPLE,  /* x -> y, nearest or bilinear (align_corners=False) by integer factor */
     OP_MAXUNPOOL, /* x, indices -> y of a given size (SegNet-style) */
@@ -47,8 +48,10 @@ typedef struct deconv2d_params {
 } deconv2d_params;
 
 typedef struct pool_params {
-    int k, stride; /* 2, 2 in the seed net */
-    int ceil_mode; /* 1 = a partial window at the right/bottom edge produces an output */
+    int k, stride;    /* 2, 2 in the seed net */
+    int ceil_mode;    /* 1 = a partial window at the right/bottom edge produces an output */
+    int with_indices; /* maxpool: also write the argmax indices to out[1] (a different call,
+                         kernel and tuning signature than without) */
 } pool_params;
 
 typedef enum upsample_mode { UPSAMPLE_NEAREST = 0, UPSAMPLE_BILINEAR = 1 } upsample_mode;
@@ -65,6 +68,26 @@ typedef struct unpool_params {
 typedef struct add_params {
     int relu;
 } add_params;
+
+/* BatchNorm in training mode (OP_BATCHNORM_TRAIN and its backward, host/ops/backward.h):
+   PyTorch's BatchNorm2d with these fixed constants, and its ReLU fused. */
+#define BN_EPS               1e-5f
+#define BN_MOMENTUM          0.1f
+#define BN_SAVED_PER_CHANNEL 4 /* floats per channel the forward keeps for the backward */
+typedef struct batchnorm_params {
+    int relu; /* 1 = y = relu(bn(x)) */
+} batchnorm_params;
+
+/* The parameters of any op, by kind: one union for op calls and network plan steps. */
+typedef union op_params {
+    conv2d_params conv;
+    deconv2d_params deconv;
+    pool_params pool;
+    upsample_params up;
+    unpool_params unpool;
+    add_params add;
+    batchnorm_params bn;
+} op_params;
 
 /* Output shapes; return 0 (and leave *out alone) when the parameters make no valid output. */
 int conv2d_out_shape(shape4 in, const conv2d_params *p, shape4 *out);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tune/attach.h"
 #include "program.h"
 #include "runtime.h"
 
@@ -95,27 +94,9 @@ static char *default_cache_dir(void) {
     return clseg_strdup(buf);
 }
 
-void clseg_context_options_init(clseg_context_options *opts) {
-    if (!opts) return;
-    memset(opts, 0, sizeof *opts);
-    opts->struct_size = sizeof *opts;
-}
-
-clseg_status clseg_context_create(clseg_context **out, const clseg_context_options *opts,
-                                  char *errbuf, size_t errlen) {
-    if (!out) return clseg_fail(errbuf, errlen, CLSEG_ERR_INVALID_ARGUMENT, "out is NULL");
+clseg_status device_context_create(clseg_context **out, const clseg_context_options *opts,
+                                   char *errbuf, size_t errlen) {
     *out = NULL;
-    clseg_context_options given;
-    clseg_context_options_init(&given);
-    if (opts) {
-        if (opts->struct_size == 0)
-            return clseg_fail(errbuf, errlen, CLSEG_ERR_INVALID_ARGUMENT,
-                              "options struct_size is 0: start from CLSEG_CONTEXT_OPTIONS_INIT "
-                              "or clseg_context_options_init()");
-        memcpy(&given, opts, opts->struct_size < sizeof given ? opts->struct_size : sizeof given);
-        given.struct_size = sizeof given;
-    }
-    opts = &given;
 
     clseg_device_info *devs = NULL;
     size_t n = 0, pick = 0;
@@ -164,21 +145,19 @@ clseg_status clseg_context_create(clseg_context **out, const clseg_context_optio
             if (!ctx->cache_dir) ctx->cache_dir = default_cache_dir();
         }
     }
-    if (st == CLSEG_OK) st = tuning_attach(ctx, opts);
     if (st != CLSEG_OK) {
         if (errbuf) snprintf(errbuf, errlen, "%s", ctx->error);
-        clseg_context_free(ctx);
+        device_context_free(ctx);
         return st;
     }
     *out = ctx;
     return CLSEG_OK;
 }
 
-void clseg_context_free(clseg_context *ctx) {
+void device_context_free(clseg_context *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue); /* nothing in flight uses what is released below */
     programs_release(ctx);
-    tuning_detach(ctx);
     if (ctx->scratch) clReleaseMemObject(ctx->scratch);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);

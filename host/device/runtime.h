@@ -137,15 +137,24 @@ struct clseg_context {
     cl_mem scratch;
     size_t scratch_bytes;
 
-    /* The tuning database (host/tune/tunedb.h), loaded at creation; never NULL, maybe empty. A
-       corrupt or foreign file is ignored, and why is kept in `warning` for the caller to show
-       (the library prints nothing). */
+    /* The tuning database (host/tune/tunedb.h), attached by clseg_context_create (host/api) after
+       device_context_create; never NULL once attached, maybe empty. A corrupt or foreign file is
+       ignored, and why is kept in `warning` for the caller to show (the library prints nothing).
+       The device layer only carries these for the layers above it. */
     struct tunedb *tuning;
     char *tuning_path; /* NULL = none */
     int tuning_state;  /* tunedb_state of the file as loaded */
     char warning[1024];
     int plain_kernels; /* 1 = every op runs its plain configuration (op_plain_choice) */
 };
+
+/* The device half of a context: device selection, OpenCL context and queue, kernel and cache
+   directories from opts (complete, struct_size checked by the caller); no tuning. On failure
+   *out is NULL and errbuf says why. device_context_free releases what it made (and the scratch
+   buffer), never the tuning state. */
+clseg_status device_context_create(clseg_context **out, const clseg_context_options *opts,
+                                   char *errbuf, size_t errlen);
+void device_context_free(clseg_context *ctx);
 
 /* Records a message as the context's error text and returns status. */
 clseg_status ctx_fail(clseg_context *ctx, clseg_status status, const char *fmt, ...)

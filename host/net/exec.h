@@ -14,4 +14,8 @@ void net_normalize_rgb(const uint8_t *rgb, int width, int height, const float *m
 clseg_status net_reference_forward(const clseg_model *m, const float *input, shape4 in,
                                    float *logits, char *err, size_t errlen);
 
+/* The tuning-database signature (op_signature) of the call layer i of net runs at the current
+   input size; CLSEG_ERR_INVALID_ARGUMENT before clseg_net_prepare or for a bad index. */
+clseg_status net_layer_signature(const clseg_net *net, int i, char *buf, size_t len);
+
 #endif

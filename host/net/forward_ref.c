@@ -41,7 +41,7 @@ clseg_status net_reference_forward(const clseg_model *m, const float *input, sha
             break;
         }
         case OP_MAXPOOL:
-            if (s->wants_indices) {
+            if (s->p.pool.with_indices) {
                 idx[i] = clseg_malloc(shape4_count(s->out) * sizeof(int32_t));
                 if (!idx[i]) {
                     st = CLSEG_ERR_OUT_OF_MEMORY;

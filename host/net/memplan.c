@@ -69,7 +69,7 @@ void memplan_build(const layer_step *steps, int n_layers, int reuse, memplan *p)
     for (int i = 0; i < n_layers; i++) {
         p->idx_tensor[i] = -1;
         add_tensor(p, i, 0, steps[i].out);
-        if (steps[i].wants_indices) add_tensor(p, i, 1, steps[i].out);
+        if (step_writes_indices(&steps[i])) add_tensor(p, i, 1, steps[i].out);
     }
     find_live_ranges(p, steps, n_layers);
 

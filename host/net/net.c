@@ -4,18 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ops/ops.h"
+#include "../tune/tunedb.h"
+#include "calls.h"
 #include "exec.h"
 #include "fold.h"
 #include "memplan.h"
 #include "plan.h"
-
-typedef struct layer_rt {
-    cl_mem weight, bias; /* conv / deconv */
-    cl_mem out;          /* borrowed from net->slots */
-    cl_mem indices;      /* maxpool read by an unpool; borrowed from net->slots */
-    op_choice choice;    /* variant and parameters for the current input shape */
-} layer_rt;
+#include "../tune/select.h"
 
 struct clseg_net {
     clseg_context *ctx;
@@ -23,7 +18,9 @@ struct clseg_net {
     int classes;
     int channels;
     float mean[4], std[4];
-    layer_rt layers[SPEC_MAX_LAYERS];
+    /* weight, bias: owned; out, indices: borrowed from slots for the current input shape */
+    layer_buffers bufs[SPEC_MAX_LAYERS];
+    op_choice choices[SPEC_MAX_LAYERS]; /* variant and parameters for the current input shape */
     uint64_t weight_bytes;
     int no_memplan; /* 1 = one buffer per tensor (for comparison) */
 
@@ -47,8 +44,8 @@ static void release(cl_mem *m) {
 
 static void free_activations(clseg_net *net) {
     for (int i = 0; i < net->spec.n_layers; i++) {
-        net->layers[i].out = NULL;
-        net->layers[i].indices = NULL;
+        net->bufs[i].out = NULL;
+        net->bufs[i].indices = NULL;
     }
     for (int s = 0; s < net->plan.n_slots; s++) release(&net->slots[s]);
     net->plan.n_slots = 0;
@@ -67,8 +64,8 @@ void clseg_net_free(clseg_net *net) {
     ctx_finish(net->ctx);
     free_activations(net);
     for (int i = 0; i < net->spec.n_layers; i++) {
-        release(&net->layers[i].weight);
-        release(&net->layers[i].bias);
+        release(&net->bufs[i].weight);
+        release(&net->bufs[i].bias);
     }
     free(net->staging);
     free(net);
@@ -102,8 +99,8 @@ clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_m
         if (st != CLSEG_OK) break;
         size_t wbytes = (size_t)cin * channels[i] * L->size * L->size * sizeof(float);
         size_t bbytes = (size_t)channels[i] * sizeof(float);
-        st = ctx_buffer(ctx, wbytes, w, &net->layers[i].weight);
-        if (st == CLSEG_OK) st = ctx_buffer(ctx, bbytes, b, &net->layers[i].bias);
+        st = ctx_buffer(ctx, wbytes, w, &net->bufs[i].weight);
+        if (st == CLSEG_OK) st = ctx_buffer(ctx, bbytes, b, &net->bufs[i].bias);
         net->weight_bytes += wbytes + bbytes;
         free(w);
         free(b);
@@ -118,37 +115,12 @@ clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_m
     return CLSEG_OK;
 }
 
-static dtensor layer_input(const clseg_net *net, int src) {
-    return src == SPEC_INPUT ? (dtensor){net->input, net->in_shape}
-                             : (dtensor){net->layers[src].out, net->steps[src].out};
-}
-
 static op_call step_call(const clseg_net *net, int i) {
-    const layer_step *s = &net->steps[i];
-    const layer_rt *L = &net->layers[i];
-    op_call c;
-    memset(&c, 0, sizeof c);
-    c.kind = s->op;
-    memcpy(&c.p, &s->p, sizeof s->p);
-    for (int k = 0; k < s->n_in; k++) c.in[k] = layer_input(net, s->in[k]);
-    if (s->op == OP_CONV2D || s->op == OP_DECONV2D) {
-        c.in[1].mem = L->weight;
-        c.in[2].mem = L->bias;
-    } else if (s->op == OP_MAXUNPOOL) {
-        c.in[1] = (dtensor){net->layers[s->pool_layer].indices, net->steps[s->pool_layer].out};
-    }
-    c.out[0] = (dtensor){L->out, s->out};
-    if (s->op == OP_MAXPOOL) c.out[1] = (dtensor){L->indices, s->out};
-    return c;
+    return net_layer_call(net->steps, i, net->in_shape, net->input, net->bufs);
 }
 
 static op_call argmax_call(const clseg_net *net) {
-    int last = net->spec.n_layers - 1;
-    shape4 s = net->steps[last].out;
-    op_call c = {.kind = OP_ARGMAX};
-    c.in[0] = (dtensor){net->layers[last].out, s};
-    c.out[0] = (dtensor){net->labels, {s.n, 1, s.h, s.w}};
-    return c;
+    return net_argmax_call(net->steps, net->spec.n_layers, net->bufs, net->labels);
 }
 
 /* Plans the activations of the current steps; with the planner off, still works out what it
@@ -175,9 +147,9 @@ static clseg_status alloc_activations(clseg_net *net) {
         st = ctx_buffer(ctx, (size_t)net->plan.slot_bytes[s], NULL, &net->slots[s]);
     if (st != CLSEG_OK) return st;
     for (int i = 0; i < net->spec.n_layers; i++) {
-        net->layers[i].out = net->slots[net->plan.t[net->plan.out_tensor[i]].slot];
+        net->bufs[i].out = net->slots[net->plan.t[net->plan.out_tensor[i]].slot];
         int ix = net->plan.idx_tensor[i];
-        net->layers[i].indices = ix >= 0 ? net->slots[net->plan.t[ix].slot] : NULL;
+        net->bufs[i].indices = ix >= 0 ? net->slots[net->plan.t[ix].slot] : NULL;
     }
     return CLSEG_OK;
 }
@@ -202,8 +174,8 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     uint64_t scratch = 0;
     for (int i = 0; st == CLSEG_OK && i <= net->spec.n_layers; i++) {
         op_call c = i < net->spec.n_layers ? step_call(net, i) : argmax_call(net);
-        op_choice *ch = i < net->spec.n_layers ? &net->layers[i].choice : &net->argmax_choice;
-        st = op_choose(ctx, &c, ch);
+        op_choice *ch = i < net->spec.n_layers ? &net->choices[i] : &net->argmax_choice;
+        st = tune_select(ctx, &c, ch);
         if (st == CLSEG_OK)
             scratch = CLSEG_MAX(scratch, op_choice_scratch_bytes(&ctx->info, &c, ch));
     }
@@ -235,7 +207,7 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     net->scratch_needed = scratch;
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
         op_call c = step_call(net, i);
-        st = op_prepare_choice(ctx, &c, &net->layers[i].choice);
+        st = op_prepare_choice(ctx, &c, &net->choices[i]);
     }
     if (st == CLSEG_OK) {
         op_call c = argmax_call(net);
@@ -283,7 +255,7 @@ static clseg_status run_layers(clseg_net *net, launch_log *log) {
         if (log) log->layer = i;
         double t0 = clseg_now_ms();
         op_call c = step_call(net, i);
-        clseg_status st = op_run_choice(net->ctx, &c, &net->layers[i].choice);
+        clseg_status st = op_run_choice(net->ctx, &c, &net->choices[i]);
         if (st == CLSEG_OK && log && log->host_ms) {
             st = ctx_finish(net->ctx);
             log->host_ms[i] = clseg_now_ms() - t0;
@@ -311,8 +283,7 @@ static clseg_status forward(clseg_net *net, const float *input, int n, int heigh
     }
     if (st == CLSEG_OK) {
         int last = net->spec.n_layers - 1;
-        st =
-            ctx_read(ctx, net->layers[last].out, 0, shape4_count(net->steps[last].out) * 4, logits);
+        st = ctx_read(ctx, net->bufs[last].out, 0, shape4_count(net->steps[last].out) * 4, logits);
     }
     return st;
 }
@@ -427,7 +398,7 @@ clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info 
     if (!net || !out || i < 0 || i >= net->spec.n_layers) return CLSEG_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     const layer_step *s = &net->steps[i];
-    const op_choice *ch = &net->layers[i].choice;
+    const op_choice *ch = &net->choices[i];
     snprintf(out->name, sizeof out->name, "%s", net->spec.layers[i].name);
     snprintf(out->op, sizeof out->op, "%s", op_kind_name(s->op));
     if (!net->in_shape.n || !ch->variant) return CLSEG_OK;
@@ -445,20 +416,15 @@ clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info 
     out->out_shape[2] = s->out.h;
     out->out_shape[3] = s->out.w;
 
-    double elems = (double)shape4_count(s->out) * (s->wants_indices ? 2 : 1);
-    for (int k = 0; k < s->n_in; k++) elems += (double)shape4_count(layer_input(net, s->in[k]).s);
-    shape4 x = layer_input(net, s->in[0]).s;
-    if (s->op == OP_CONV2D) {
-        const conv2d_params *p = &s->p.conv;
-        out->flop = conv2d_flops(x, p);
-        elems += (double)p->cin * p->cout * p->k * p->k + p->cout;
-    } else if (s->op == OP_DECONV2D) {
-        const deconv2d_params *p = &s->p.deconv;
-        out->flop = deconv2d_flops(x, p);
-        elems += (double)p->cin * p->cout * p->k * p->k + p->cout;
-    } else if (s->op == OP_MAXUNPOOL) {
-        elems += (double)shape4_count(x);
-    }
-    out->bytes = elems * 4;
+    op_call c = step_call(net, i);
+    op_cost(&c, &out->flop, &out->bytes);
+    return CLSEG_OK;
+}
+
+clseg_status net_layer_signature(const clseg_net *net, int i, char *buf, size_t len) {
+    if (!net || !buf || i < 0 || i >= net->spec.n_layers || !net->in_shape.n)
+        return CLSEG_ERR_INVALID_ARGUMENT;
+    op_call c = step_call(net, i);
+    op_signature(&c, buf, len);
     return CLSEG_OK;
 }

@@ -40,7 +40,7 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
         case LAYER_MAXPOOL:
         case LAYER_AVGPOOL:
             s->op = L->type == LAYER_MAXPOOL ? OP_MAXPOOL : OP_AVGPOOL;
-            s->p.pool = (pool_params){L->size, L->stride, L->ceil_mode};
+            s->p.pool = (pool_params){L->size, L->stride, L->ceil_mode, 0};
             break;
         case LAYER_UPSAMPLE:
             s->op = OP_UPSAMPLE;
@@ -51,7 +51,7 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
             s->op = OP_MAXUNPOOL;
             s->pool_layer = L->pool_layer;
             s->p.unpool = (unpool_params){shapes[i].h, shapes[i].w};
-            steps[L->pool_layer].wants_indices = 1;
+            steps[L->pool_layer].p.pool.with_indices = 1;
             break;
         case LAYER_CONCAT:
             s->op = OP_CONCAT;

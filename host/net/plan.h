@@ -8,20 +8,17 @@
 
 typedef struct layer_step {
     op_kind op;
-    union {
-        conv2d_params conv;
-        deconv2d_params deconv;
-        pool_params pool;
-        upsample_params up;
-        unpool_params unpool;
-        add_params add;
-    } p;
+    op_params p;
     int in[SPEC_MAX_INPUTS]; /* layer indices, SPEC_INPUT = the network input */
     int n_in;
-    int pool_layer;    /* unpool: the maxpool whose indices it reads */
-    int wants_indices; /* maxpool: some unpool reads its indices */
+    int pool_layer; /* unpool: the maxpool whose indices it reads */
     shape4 out;
 } layer_step;
+
+/* A max-pool whose indices some unpool reads: it has a second output tensor. */
+static inline int step_writes_indices(const layer_step *s) {
+    return s->op == OP_MAXPOOL && s->p.pool.with_indices;
+}
 
 /* Fills steps[0 .. spec->n_layers) for input shape `in`. */
 clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *steps, char *err,

@@ -661,7 +661,7 @@ clseg_status spec_shapes(const net_spec *spec, int classes, shape4 in, shape4 *o
         }
         case LAYER_MAXPOOL:
         case LAYER_AVGPOOL: {
-            pool_params pp = {L->size, L->stride, L->ceil_mode};
+            pool_params pp = {L->size, L->stride, L->ceil_mode, 0};
             if (!pool_out_shape(x, &pp, &y))
                 return layer_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, L,
                                   "input %dx%d is smaller than the %dx%d window", x.h, x.w, L->size,

@@ -25,4 +25,4 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(call->p.add.relu ? 1 : 0));
 }
 
-const op_variant add_direct = {"direct", OP_ADD, NULL, 0, NULL, prepare, run, NULL};
+const op_variant add_direct = {.name = "direct", .kind = OP_ADD, .prepare = prepare, .run = run};

@@ -25,4 +25,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(xs.c), KARG_INT(xs.h * xs.w), KARG_INT(xs.n));
 }
 
-const op_variant argmax_direct = {"direct", OP_ARGMAX, NULL, 0, NULL, prepare, run, NULL};
+const op_variant argmax_direct = {
+    .name = "direct", .kind = OP_ARGMAX, .prepare = prepare, .run = run};

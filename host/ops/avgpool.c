@@ -29,4 +29,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(ys.n * ys.c), KARG_INT(p->k), KARG_INT(p->stride));
 }
 
-const op_variant avgpool_direct = {"direct", OP_AVGPOOL, NULL, 0, NULL, prepare, run, NULL};
+const op_variant avgpool_direct = {
+    .name = "direct", .kind = OP_AVGPOOL, .prepare = prepare, .run = run};

@@ -40,9 +40,9 @@
 
    BatchNorm carries its ReLU (the seed net's conv + BN + ReLU): fused, the forward writes y
    once and the backward masks dy from x and `saved` without reading y or making a pass of its
-   own. Its parameters live in p.add (op_call's union has no BatchNorm member; eps and momentum
-   are fixed below).
-   OP_BATCHNORM_TRAIN  (forward in training mode)  p.add.relu: 1 = y = relu(bn(x))
+   own. Its parameters are p.bn (eps and momentum are the constants BN_EPS, BN_MOMENTUM in
+   host/core/op_params.h).
+   OP_BATCHNORM_TRAIN  (forward in training mode)  p.bn.relu: 1 = y = relu(bn(x))
      in[0]  x       (n, c, h, w)
      in[1]  gamma   [c]
      in[2]  beta    [c]
@@ -56,7 +56,7 @@
      out[3] running_var  [c]  updated in place with the UNBIASED batch variance
                     var * M / (M - 1), M = n*h*w (M == 1: the biased one, 0), as PyTorch.
                     Either .mem NULL = not updated.
-   OP_BATCHNORM_TRAIN_BWD  p.add.relu as in the forward
+   OP_BATCHNORM_TRAIN_BWD  p.bn.relu as in the forward
      in[0]  dy      (n, c, h, w)        gradient of y
      in[1]  x       (n, c, h, w)        the forward's input
      in[2]  saved   [BN_SAVED_PER_CHANNEL * c] from the forward
@@ -123,9 +123,6 @@
      Numerically stable: logsumexp subtracts the per-pixel max. */
 
 /* Fixed as in PyTorch's nn.BatchNorm2d defaults (the spec format has no fields for them). */
-#define BN_EPS               1e-5f
-#define BN_MOMENTUM          0.1f
-#define BN_SAVED_PER_CHANNEL 4
 
 /* Number of (loss, count) pairs OP_SOFTMAX_XENT writes for logits of shape s: one per image
    row. Use this function, not the formula. */

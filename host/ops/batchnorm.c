@@ -57,7 +57,7 @@ static clseg_status fwd_run(clseg_context *ctx, const op_call *call, const op_co
     clseg_status st = check(ctx, call);
     if (st != CLSEG_OK) return st;
     const shape4 s = call->in[0].s;
-    const int relu = call->p.add.relu != 0;
+    const int relu = call->p.bn.relu != 0;
     cl_kernel stats, apply;
     st = ctx_kernel(ctx, "batchnorm", NULL, "bn_stats", &stats);
     if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_apply", &apply);
@@ -81,7 +81,7 @@ static clseg_status bwd_run(clseg_context *ctx, const op_call *call, const op_co
     clseg_status st = check(ctx, call);
     if (st != CLSEG_OK) return st;
     const shape4 s = call->in[0].s;
-    const int relu = call->p.add.relu != 0;
+    const int relu = call->p.bn.relu != 0;
     cl_kernel reduce, apply;
     st = ctx_kernel(ctx, "batchnorm", NULL, "bn_bwd_reduce", &reduce);
     if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_bwd_apply", &apply);
@@ -102,6 +102,6 @@ static clseg_status bwd_run(clseg_context *ctx, const op_call *call, const op_co
 }
 
 const op_variant batchnorm_train_direct = {
-    "direct", OP_BATCHNORM_TRAIN, NULL, 0, NULL, prepare, fwd_run, NULL};
+    .name = "direct", .kind = OP_BATCHNORM_TRAIN, .prepare = prepare, .run = fwd_run};
 const op_variant batchnorm_train_bwd_direct = {
-    "direct", OP_BATCHNORM_TRAIN_BWD, NULL, 0, NULL, prepare, bwd_run, NULL};
+    .name = "direct", .kind = OP_BATCHNORM_TRAIN_BWD, .prepare = prepare, .run = bwd_run};

@@ -34,4 +34,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(ys.n));
 }
 
-const op_variant concat_direct = {"direct", OP_CONCAT, NULL, 0, NULL, prepare, run, NULL};
+const op_variant concat_direct = {
+    .name = "direct", .kind = OP_CONCAT, .prepare = prepare, .run = run};

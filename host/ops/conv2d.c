@@ -16,11 +16,11 @@ static const int wg_choices[] = {1, 2, 4, 8, 16, 32};
    ~50 with 16x16 (with mad() and rolled channel loops; fma() and unrolling then doubled them).
    rusticl/llvmpipe stays near 1 GFLOP/s whatever the tile. */
 const variant_param direct_tile_params[DIRECT_N_PARAMS] = {
-    {"TILE_CO", 16, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices)},
-    {"TILE_X", 16, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices)},
-    {"WG_X", 8, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
-    {"WG_Y", 2, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
-    {"WG_Z", 1, wg_choices, 3},
+    {"TILE_CO", 16, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices), PARAM_DEFINE},
+    {"TILE_X", 16, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices), PARAM_DEFINE},
+    {"WG_X", 8, wg_choices, CLSEG_ARRAY_LEN(wg_choices), PARAM_LOCAL_X},
+    {"WG_Y", 2, wg_choices, CLSEG_ARRAY_LEN(wg_choices), PARAM_LOCAL_Y},
+    {"WG_Z", 1, wg_choices, 3, PARAM_LOCAL_Z},
 };
 enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, P_WG_Z, N_PARAMS = DIRECT_N_PARAMS };
 
@@ -82,5 +82,10 @@ static int tiled_supports(const clseg_device_info *dev, const op_call *call, con
 }
 
 /* Handles every shape; the fallback that the table lists last for conv2d. */
-const op_variant conv2d_direct = {"direct",       OP_CONV2D,     direct_tile_params, N_PARAMS,
-                                  tiled_supports, tiled_prepare, tiled_run,          NULL};
+const op_variant conv2d_direct = {.name = "direct",
+                                  .kind = OP_CONV2D,
+                                  .params = direct_tile_params,
+                                  .n_params = N_PARAMS,
+                                  .supports = tiled_supports,
+                                  .prepare = tiled_prepare,
+                                  .run = tiled_run};

@@ -38,39 +38,58 @@ int op_data_grad_adjoint(const op_call *call, op_call *inner) {
     return 1;
 }
 
-static clseg_status data_call(clseg_context *ctx, const op_call *call, op_call *inner) {
+/* The inner call and the inner choice the selector kept in cfg. */
+static clseg_status data_call(clseg_context *ctx, const op_call *call, const op_config *cfg,
+                              op_call *inner, op_choice *inner_choice) {
     const char *name = op_kind_name(call->kind);
     if (!op_data_grad_adjoint(call, inner))
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
                         "%s: invalid parameters or shapes (relu must be 0)", name);
     if (!call->in[0].mem || !call->in[1].mem || !call->out[0].mem)
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "%s: missing buffer", name);
+    if (!cfg->inner || cfg->inner->kind != inner->kind)
+        return ctx_fail(ctx, CLSEG_ERR_INTERNAL, "%s: chosen without the choice of its %s", name,
+                        op_kind_name(inner->kind));
+    op_choice_inner(cfg, inner_choice);
     return CLSEG_OK;
 }
 
 static clseg_status data_prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
-    (void)cfg;
     op_call inner;
     op_choice c;
-    clseg_status st = data_call(ctx, call, &inner);
-    if (st == CLSEG_OK) st = op_choose(ctx, &inner, &c);
+    clseg_status st = data_call(ctx, call, cfg, &inner, &c);
     return st == CLSEG_OK ? op_prepare_choice(ctx, &inner, &c) : st;
 }
 
 static clseg_status data_run(clseg_context *ctx, const op_call *call, const op_config *cfg) {
-    (void)cfg;
     op_call inner;
     op_choice c;
-    clseg_status st = data_call(ctx, call, &inner);
-    if (st == CLSEG_OK) st = op_choose(ctx, &inner, &c);
+    clseg_status st = data_call(ctx, call, cfg, &inner, &c);
     return st == CLSEG_OK ? op_run_choice(ctx, &inner, &c) : st;
 }
 
+static size_t data_scratch_bytes(const clseg_device_info *dev, const op_call *call,
+                                 const op_config *cfg) {
+    op_call inner;
+    op_choice c;
+    if (!cfg->inner || !op_data_grad_adjoint(call, &inner)) return 0;
+    op_choice_inner(cfg, &c);
+    return c.variant->scratch_bytes ? c.variant->scratch_bytes(dev, &inner, &c.cfg) : 0;
+}
+
 /* The forward variants handle every shape, so these do too. */
-const op_variant conv2d_bwd_data_via_deconv = {"via_deconv", OP_CONV2D_BWD_DATA, NULL,     0,
-                                               NULL,         data_prepare,       data_run, NULL};
-const op_variant deconv2d_bwd_data_via_conv = {"via_conv", OP_DECONV2D_BWD_DATA, NULL,     0,
-                                               NULL,       data_prepare,         data_run, NULL};
+const op_variant conv2d_bwd_data_via_deconv = {.name = "via_deconv",
+                                               .kind = OP_CONV2D_BWD_DATA,
+                                               .prepare = data_prepare,
+                                               .run = data_run,
+                                               .scratch_bytes = data_scratch_bytes,
+                                               .inner_call = op_data_grad_adjoint};
+const op_variant deconv2d_bwd_data_via_conv = {.name = "via_conv",
+                                               .kind = OP_DECONV2D_BWD_DATA,
+                                               .prepare = data_prepare,
+                                               .run = data_run,
+                                               .scratch_bytes = data_scratch_bytes,
+                                               .inner_call = op_data_grad_adjoint};
 
 /* ---- weight gradients ---- */
 
@@ -78,7 +97,7 @@ static const int tile_c_choices[] = {1, 2, 4, 8};
 static const int tile_x_choices[] = {1, 2, 4, 8};
 static const int lanes_choices[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 static const int chunk_choices[] = {64, 128, 256, 512, 1024, 4096, 65536};
-enum { P_TILE_CO, P_TILE_CI, P_TILE_X, P_WG_LANES, P_WG_CHUNK_KB, N_PARAMS };
+enum { P_TILE_CO, P_TILE_CI, P_TILE_X, P_WG_LANES, P_CHUNK_KB, N_PARAMS };
 /* Defaults for CPUs: on PoCL (AVX-512, 2 cores) the seed net's 64->128 3x3 layer at 120x88,
    batch 4, ran at ~45 GFLOP/s with 4x4 tiles of float16, ~60 with 8x8 of float8 (more
    accumulators than registers, yet fewer loads per multiply-add); float16 tiles fall back to the
@@ -86,11 +105,11 @@ enum { P_TILE_CO, P_TILE_CI, P_TILE_X, P_WG_LANES, P_WG_CHUNK_KB, N_PARAMS };
    chunk size hardly mattered on PoCL. One lane per work-group suits a CPU; a GPU wants many
    (the tuner picks). */
 static const variant_param wparams[N_PARAMS] = {
-    {"TILE_CO", 8, tile_c_choices, CLSEG_ARRAY_LEN(tile_c_choices)},
-    {"TILE_CI", 8, tile_c_choices, CLSEG_ARRAY_LEN(tile_c_choices)},
-    {"TILE_X", 8, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices)},
-    {"WG_LANES", 1, lanes_choices, CLSEG_ARRAY_LEN(lanes_choices)},
-    {"WG_CHUNK_KB", 1024, chunk_choices, CLSEG_ARRAY_LEN(chunk_choices)},
+    {"TILE_CO", 8, tile_c_choices, CLSEG_ARRAY_LEN(tile_c_choices), PARAM_DEFINE},
+    {"TILE_CI", 8, tile_c_choices, CLSEG_ARRAY_LEN(tile_c_choices), PARAM_DEFINE},
+    {"TILE_X", 8, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices), PARAM_DEFINE},
+    {"WG_LANES", 1, lanes_choices, CLSEG_ARRAY_LEN(lanes_choices), PARAM_LOCAL_X},
+    {"CHUNK_KB", 1024, chunk_choices, CLSEG_ARRAY_LEN(chunk_choices), PARAM_HOST},
 };
 
 clseg_status wgrad_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
@@ -199,10 +218,10 @@ static clseg_status weight_tiled_run(clseg_context *ctx, const op_call *call,
     size_t gws[3] = {lanes, ((size_t)g.as.c + tci - 1) / tci * kk,
                      ((size_t)g.bs.c + tco - 1) / tco};
     size_t lws[3] = {lanes, 1, 1};
-    /* Rows of dy (with the rows of x they read) per launch: about WG_CHUNK_KB of data. */
+    /* Rows of dy (with the rows of x they read) per launch: about CHUNK_KB KiB of data. */
     const double row_bytes = 4.0 * ((double)g.bs.c * g.bs.w + (double)g.as.c * g.as.w * g.stride);
     const int rows = g.bs.n * g.bs.h;
-    int chunk = (int)CLSEG_MAX(1.0, (double)cfg->v[P_WG_CHUNK_KB] * 1024.0 / row_bytes);
+    int chunk = (int)CLSEG_MAX(1.0, (double)cfg->v[P_CHUNK_KB] * 1024.0 / row_bytes);
     if (chunk > rows) chunk = rows;
     const int n_kernels = needs_gather(&g, cfg->v[P_TILE_X]) ? 2 : 1;
     for (int r0 = 0; r0 < rows && st == CLSEG_OK; r0 += chunk)
@@ -231,19 +250,17 @@ static int weight_tiled_supports(const clseg_device_info *dev, const op_call *ca
     return !dev->local_mem_bytes || local <= dev->local_mem_bytes;
 }
 
-const op_variant conv2d_bwd_weight_tiled = {"tiled",
-                                            OP_CONV2D_BWD_WEIGHT,
-                                            wparams,
-                                            N_PARAMS,
-                                            weight_tiled_supports,
-                                            weight_tiled_prepare,
-                                            weight_tiled_run,
-                                            NULL};
-const op_variant deconv2d_bwd_weight_tiled = {"tiled",
-                                              OP_DECONV2D_BWD_WEIGHT,
-                                              wparams,
-                                              N_PARAMS,
-                                              weight_tiled_supports,
-                                              weight_tiled_prepare,
-                                              weight_tiled_run,
-                                              NULL};
+const op_variant conv2d_bwd_weight_tiled = {.name = "tiled",
+                                            .kind = OP_CONV2D_BWD_WEIGHT,
+                                            .params = wparams,
+                                            .n_params = N_PARAMS,
+                                            .supports = weight_tiled_supports,
+                                            .prepare = weight_tiled_prepare,
+                                            .run = weight_tiled_run};
+const op_variant deconv2d_bwd_weight_tiled = {.name = "tiled",
+                                              .kind = OP_DECONV2D_BWD_WEIGHT,
+                                              .params = wparams,
+                                              .n_params = N_PARAMS,
+                                              .supports = weight_tiled_supports,
+                                              .prepare = weight_tiled_prepare,
+                                              .run = weight_tiled_run};

@@ -17,9 +17,9 @@ static const int tile_choices[] = {1, 2, 4, 8};
 static const int vw_choices[] = {4, 8, 16};
 enum { P_TILE_CO, P_TILE_CI, P_VW, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"TILE_CO", 4, tile_choices, CLSEG_ARRAY_LEN(tile_choices)},
-    {"TILE_CI", 4, tile_choices, CLSEG_ARRAY_LEN(tile_choices)},
-    {"VW", 16, vw_choices, CLSEG_ARRAY_LEN(vw_choices)},
+    {"TILE_CO", 4, tile_choices, CLSEG_ARRAY_LEN(tile_choices), PARAM_DEFINE},
+    {"TILE_CI", 4, tile_choices, CLSEG_ARRAY_LEN(tile_choices), PARAM_DEFINE},
+    {"VW", 16, vw_choices, CLSEG_ARRAY_LEN(vw_choices), PARAM_VECTOR_WIDTH},
 };
 
 /* Packed planes of one image (see the kernel's comment), all counts in floats. */
@@ -140,7 +140,19 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 
 /* Any side and stride whose packed image fits the scratch budget; work-items of one (a CPU runs
    each as a stream of vector loads; GPUs get the lane-parallel "tiled" kernel by class rules). */
-const op_variant conv2d_bwd_weight_flat = {
-    "flat", OP_CONV2D_BWD_WEIGHT, params, N_PARAMS, supports, prepare, run, scratch_bytes};
-const op_variant deconv2d_bwd_weight_flat = {
-    "flat", OP_DECONV2D_BWD_WEIGHT, params, N_PARAMS, supports, prepare, run, scratch_bytes};
+const op_variant conv2d_bwd_weight_flat = {.name = "flat",
+                                           .kind = OP_CONV2D_BWD_WEIGHT,
+                                           .params = params,
+                                           .n_params = N_PARAMS,
+                                           .supports = supports,
+                                           .prepare = prepare,
+                                           .run = run,
+                                           .scratch_bytes = scratch_bytes};
+const op_variant deconv2d_bwd_weight_flat = {.name = "flat",
+                                             .kind = OP_DECONV2D_BWD_WEIGHT,
+                                             .params = params,
+                                             .n_params = N_PARAMS,
+                                             .supports = supports,
+                                             .prepare = prepare,
+                                             .run = run,
+                                             .scratch_bytes = scratch_bytes};

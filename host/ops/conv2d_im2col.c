@@ -97,5 +97,9 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Every shape whose columns for one output row fit the scratch budget. */
-const op_variant conv2d_im2col_gemm = {"im2col_gemm", OP_CONV2D, NULL, 0,
-                                       supports,      prepare,   run,  scratch_bytes};
+const op_variant conv2d_im2col_gemm = {.name = "im2col_gemm",
+                                       .kind = OP_CONV2D,
+                                       .supports = supports,
+                                       .prepare = prepare,
+                                       .run = run,
+                                       .scratch_bytes = scratch_bytes};

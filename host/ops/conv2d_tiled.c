@@ -15,12 +15,12 @@ static const int wg_x_choices[] = {4, 8, 16};
 static const int wg_y_choices[] = {1, 2, 4};
 enum { P_TILE_CO, P_TILE_X, P_TILE_Y, P_CI_BLOCK, P_WG_X, P_WG_Y, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"TILE_CO", 8, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices)},
-    {"TILE_X", 4, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices)},
-    {"TILE_Y", 2, tile_y_choices, CLSEG_ARRAY_LEN(tile_y_choices)},
-    {"CI_BLOCK", 4, ci_block_choices, CLSEG_ARRAY_LEN(ci_block_choices)},
-    {"WG_X", 8, wg_x_choices, CLSEG_ARRAY_LEN(wg_x_choices)},
-    {"WG_Y", 4, wg_y_choices, CLSEG_ARRAY_LEN(wg_y_choices)},
+    {"TILE_CO", 8, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices), PARAM_DEFINE},
+    {"TILE_X", 4, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices), PARAM_DEFINE},
+    {"TILE_Y", 2, tile_y_choices, CLSEG_ARRAY_LEN(tile_y_choices), PARAM_DEFINE},
+    {"CI_BLOCK", 4, ci_block_choices, CLSEG_ARRAY_LEN(ci_block_choices), PARAM_DEFINE},
+    {"WG_X", 8, wg_x_choices, CLSEG_ARRAY_LEN(wg_x_choices), PARAM_LOCAL_X},
+    {"WG_Y", 4, wg_y_choices, CLSEG_ARRAY_LEN(wg_y_choices), PARAM_LOCAL_Y},
 };
 
 /* Kernel sides and strides it takes: the taps loop at run time, and the local tile grows with
@@ -125,5 +125,10 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 
 /* Kernel sides up to 7 and strides up to 2, where the work-group and its local tile fit the
    device. */
-const op_variant conv2d_tiled = {"tiled",  OP_CONV2D, params, N_PARAMS,
-                                 supports, prepare,   run,    NULL};
+const op_variant conv2d_tiled = {.name = "tiled",
+                                 .kind = OP_CONV2D,
+                                 .params = params,
+                                 .n_params = N_PARAMS,
+                                 .supports = supports,
+                                 .prepare = prepare,
+                                 .run = run};

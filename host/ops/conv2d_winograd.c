@@ -17,12 +17,12 @@ static const int tile_t_choices[] = {8, 16};
 static const int wg_choices[] = {1, 4, 8};
 enum { P_WINO_M, P_TRANS_T, P_TILE_CO, P_TILE_T, P_WG_X, P_WG_Y, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"WINO_M", 2, wino_m_choices, CLSEG_ARRAY_LEN(wino_m_choices)},
-    {"TRANS_T", 4, trans_t_choices, CLSEG_ARRAY_LEN(trans_t_choices)},
-    {"TILE_CO", 8, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices)},
-    {"TILE_T", 16, tile_t_choices, CLSEG_ARRAY_LEN(tile_t_choices)},
-    {"WG_X", 4, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
-    {"WG_Y", 4, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
+    {"WINO_M", 2, wino_m_choices, CLSEG_ARRAY_LEN(wino_m_choices), PARAM_DEFINE},
+    {"TRANS_T", 4, trans_t_choices, CLSEG_ARRAY_LEN(trans_t_choices), PARAM_DEFINE},
+    {"TILE_CO", 8, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices), PARAM_DEFINE},
+    {"TILE_T", 16, tile_t_choices, CLSEG_ARRAY_LEN(tile_t_choices), PARAM_DEFINE},
+    {"WG_X", 4, wg_choices, CLSEG_ARRAY_LEN(wg_choices), PARAM_LOCAL_X},
+    {"WG_Y", 4, wg_choices, CLSEG_ARRAY_LEN(wg_choices), PARAM_LOCAL_Y},
 };
 
 /* Chunk columns are padded to a multiple of this, so that every TILE_T divides them. */
@@ -154,5 +154,11 @@ static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
     return make_plan(dev, call, cfg, &pl) ? pl.bytes : 0;
 }
 
-const op_variant conv2d_winograd = {"winograd", OP_CONV2D, params, N_PARAMS,
-                                    supports,   prepare,   run,    scratch_bytes};
+const op_variant conv2d_winograd = {.name = "winograd",
+                                    .kind = OP_CONV2D,
+                                    .params = params,
+                                    .n_params = N_PARAMS,
+                                    .supports = supports,
+                                    .prepare = prepare,
+                                    .run = run,
+                                    .scratch_bytes = scratch_bytes};

@@ -68,5 +68,10 @@ static int tiled_supports(const clseg_device_info *dev, const op_call *call, con
 }
 
 /* Handles every shape; the fallback that the table lists last for deconv2d. */
-const op_variant deconv2d_gather = {"gather",       OP_DECONV2D,   direct_tile_params, N_PARAMS,
-                                    tiled_supports, tiled_prepare, tiled_run,          NULL};
+const op_variant deconv2d_gather = {.name = "gather",
+                                    .kind = OP_DECONV2D,
+                                    .params = direct_tile_params,
+                                    .n_params = N_PARAMS,
+                                    .supports = tiled_supports,
+                                    .prepare = tiled_prepare,
+                                    .run = tiled_run};

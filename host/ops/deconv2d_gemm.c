@@ -84,5 +84,9 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Every shape whose columns for one output channel fit the scratch budget. */
-const op_variant deconv2d_gemm_col2im = {"gemm_col2im", OP_DECONV2D, NULL, 0,
-                                         supports,      prepare,     run,  scratch_bytes};
+const op_variant deconv2d_gemm_col2im = {.name = "gemm_col2im",
+                                         .kind = OP_DECONV2D,
+                                         .supports = supports,
+                                         .prepare = prepare,
+                                         .run = run,
+                                         .scratch_bytes = scratch_bytes};

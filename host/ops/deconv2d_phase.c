@@ -15,10 +15,10 @@ static const int tile_x_choices[] = {1, 4, 8, 16};
 static const int wg_choices[] = {1, 2, 4, 8, 16};
 enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"TILE_CO", 4, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices)},
-    {"TILE_X", 8, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices)},
-    {"WG_X", 8, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
-    {"WG_Y", 2, wg_choices, CLSEG_ARRAY_LEN(wg_choices)},
+    {"TILE_CO", 4, tile_co_choices, CLSEG_ARRAY_LEN(tile_co_choices), PARAM_DEFINE},
+    {"TILE_X", 8, tile_x_choices, CLSEG_ARRAY_LEN(tile_x_choices), PARAM_DEFINE},
+    {"WG_X", 8, wg_choices, CLSEG_ARRAY_LEN(wg_choices), PARAM_LOCAL_X},
+    {"WG_Y", 2, wg_choices, CLSEG_ARRAY_LEN(wg_choices), PARAM_LOCAL_Y},
 };
 
 /* Shapes the unrolled kernel is compiled for (one program per kernel side and stride);
@@ -127,5 +127,11 @@ static size_t scratch_bytes(const clseg_device_info *dev, const op_call *call,
     return make_plan(call, cfg, &pl) ? pl.bytes : 0;
 }
 
-const op_variant deconv2d_stride_decomposed = {
-    "stride_decomposed", OP_DECONV2D, params, N_PARAMS, supports, prepare, run, scratch_bytes};
+const op_variant deconv2d_stride_decomposed = {.name = "stride_decomposed",
+                                               .kind = OP_DECONV2D,
+                                               .params = params,
+                                               .n_params = N_PARAMS,
+                                               .supports = supports,
+                                               .prepare = prepare,
+                                               .run = run,
+                                               .scratch_bytes = scratch_bytes};

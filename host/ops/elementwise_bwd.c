@@ -78,6 +78,9 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(relu));
 }
 
-const op_variant relu_bwd_direct = {"direct", OP_RELU_BWD, NULL, 0, NULL, prepare, run, NULL};
-const op_variant add_bwd_direct = {"direct", OP_ADD_BWD, NULL, 0, NULL, prepare, run, NULL};
-const op_variant concat_bwd_direct = {"direct", OP_CONCAT_BWD, NULL, 0, NULL, prepare, run, NULL};
+const op_variant relu_bwd_direct = {
+    .name = "direct", .kind = OP_RELU_BWD, .prepare = prepare, .run = run};
+const op_variant add_bwd_direct = {
+    .name = "direct", .kind = OP_ADD_BWD, .prepare = prepare, .run = run};
+const op_variant concat_bwd_direct = {
+    .name = "direct", .kind = OP_CONCAT_BWD, .prepare = prepare, .run = run};

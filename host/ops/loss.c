@@ -34,5 +34,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(rows));
 }
 
-const op_variant softmax_xent_direct = {"direct", OP_SOFTMAX_XENT, NULL, 0,
-                                        NULL,     prepare,         run,  NULL};
+const op_variant softmax_xent_direct = {
+    .name = "direct", .kind = OP_SOFTMAX_XENT, .prepare = prepare, .run = run};

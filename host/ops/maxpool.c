@@ -4,7 +4,7 @@
 /* The indices (needed by SegNet unpooling) come from a second kernel entry of the same program,
    so asking for them costs no extra compile. */
 static const char *kernel_for(const op_call *call) {
-    return call->out[1].mem ? "maxpool2d_indices" : "maxpool2d";
+    return call->p.pool.with_indices ? "maxpool2d_indices" : "maxpool2d";
 }
 
 static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
@@ -21,8 +21,10 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "maxpool: no output for k=%d stride=%d",
                         p->k, p->stride);
     clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, ys);
-    if (st == CLSEG_OK && call->out[1].mem)
-        st = launch_check_shape(ctx, call->kind, call->out[1].s, ys);
+    if (st == CLSEG_OK && p->with_indices)
+        st = call->out[1].mem ? launch_check_shape(ctx, call->kind, call->out[1].s, ys)
+                              : ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                                         "maxpool: with_indices but no indices buffer");
     if (st != CLSEG_OK) return st;
     if (!launch_fits_int(xs))
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "maxpool: tensor too large");
@@ -31,7 +33,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     if (st != CLSEG_OK) return st;
     size_t gws[3] = {(size_t)ys.w, (size_t)ys.h, (size_t)ys.n * (size_t)ys.c}, lws[3];
     launch_local_size(&ctx->info, gws, lws);
-    if (call->out[1].mem)
+    if (p->with_indices)
         return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem),
                        KARG_MEM(call->out[0].mem), KARG_MEM(call->out[1].mem), KARG_INT(xs.h),
                        KARG_INT(xs.w), KARG_INT(ys.h), KARG_INT(ys.w), KARG_INT(ys.n * ys.c),
@@ -41,4 +43,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(ys.n * ys.c), KARG_INT(p->k), KARG_INT(p->stride));
 }
 
-const op_variant maxpool_direct = {"direct", OP_MAXPOOL, NULL, 0, NULL, prepare, run, NULL};
+const op_variant maxpool_direct = {
+    .name = "direct", .kind = OP_MAXPOOL, .prepare = prepare, .run = run};

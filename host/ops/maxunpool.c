@@ -40,4 +40,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(planes));
 }
 
-const op_variant maxunpool_direct = {"direct", OP_MAXUNPOOL, NULL, 0, NULL, prepare, run, NULL};
+const op_variant maxunpool_direct = {
+    .name = "direct", .kind = OP_MAXUNPOOL, .prepare = prepare, .run = run};

@@ -15,14 +15,7 @@ typedef struct dtensor {
 
 typedef struct op_call {
     op_kind kind;
-    union {
-        conv2d_params conv;
-        deconv2d_params deconv;
-        pool_params pool;
-        upsample_params up;
-        unpool_params unpool;
-        add_params add;
-    } p;
+    op_params p;
     /* conv2d / deconv2d: x, weight, bias (weight and bias use only .mem)
        maxunpool: x, indices     concat / add: a, b     others: x */
     dtensor in[4];
@@ -31,19 +24,46 @@ typedef struct op_call {
     dtensor out[4];
 } op_call;
 
-/* A tunable parameter of a variant: usually a kernel compile-time define (-DNAME=value) or a
-   work-group dimension. */
+/* A call with a name for people: the network layer it runs ("enc1", "enc2 dx", "(argmax)"). */
+#define OP_CALL_NAME_MAX 64
+typedef struct op_named_call {
+    op_call call;
+    char name[OP_CALL_NAME_MAX];
+} op_named_call;
+
+/* What a variant's parameter is; the legality checks, the defines and the plain configuration
+   read the role, never the name. */
+typedef enum param_role {
+    PARAM_DEFINE = 0,   /* a kernel compile-time define, -DNAME=value */
+    PARAM_VECTOR_WIDTH, /* a define that is an OpenCL vector width: 1, 2, 3, 4, 8 or 16 */
+    PARAM_LOCAL_X,      /* a work-group dimension (several along one axis multiply) */
+    PARAM_LOCAL_Y,
+    PARAM_LOCAL_Z,
+    PARAM_HOST, /* read by the host code only (a chunk size, a split): no define, no launch size */
+} param_role;
+
+/* A tunable parameter of a variant. */
 #define OP_MAX_PARAMS 8
 typedef struct variant_param {
     const char *name;   /* "TILE_X" */
     int def;            /* the generic default */
     const int *choices; /* candidate values the tuner tries */
     int n_choices;
+    param_role role;
 } variant_param;
 
+/* Device capabilities a variant needs (op_variant.requires). */
+enum { VARIANT_NEEDS_FP16 = 1u << 0, VARIANT_NEEDS_SUBGROUPS = 1u << 1 };
+
+struct op_variant;
 /* Values of a variant's parameters, in the order of its params table. */
 typedef struct op_config {
     int v[OP_MAX_PARAMS];
+    /* A composite variant (op_variant.inner_call): the variant and parameters its inner call runs
+       with, chosen by the selector together with the outer call and kept with it, so running
+       it repeats no selection. NULL otherwise. */
+    const struct op_variant *inner;
+    int inner_v[OP_MAX_PARAMS];
 } op_config;
 
 typedef struct op_variant {
@@ -63,6 +83,10 @@ typedef struct op_variant {
        before allocating anything. NULL = none. */
     size_t (*scratch_bytes)(const clseg_device_info *dev, const op_call *call,
                             const op_config *cfg);
+    unsigned requires; /* VARIANT_NEEDS_* */
+    /* A composite variant runs another op's call: this makes it from the outer call (0 if the
+       outer call is malformed). NULL for a variant with kernels of its own. */
+    int (*inner_call)(const op_call *call, op_call *inner);
 } op_variant;
 
 /* Where a choice came from (clseg plan prints it). */
@@ -88,21 +112,19 @@ op_config op_default_config(const op_variant *v);
 int op_variant_supports(const op_variant *v, const clseg_device_info *dev, const op_call *call,
                         const op_config *cfg);
 
-/* Picks the variant and parameters for call on ctx's device (CLSEG_ERR_UNSUPPORTED if none). */
-clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out);
-/* op_choose + prepare / run: convenient where the choice is not kept. */
-clseg_status op_prepare(clseg_context *ctx, const op_call *call);
-clseg_status op_run(clseg_context *ctx, const op_call *call);
 /* The device memory the scratch buffer will hold once c has run call on dev (0 if c needs
    none): what scratch_get allocates for the variant's request. */
 size_t op_choice_scratch_bytes(const clseg_device_info *dev, const op_call *call,
                                const op_choice *c);
+/* The choice a composite's cfg keeps for its inner call (source CHOICE_GENERIC: the outer
+   choice's source is the one reported). */
+void op_choice_inner(const op_config *cfg, op_choice *out);
 /* Prepare / run a choice made earlier. */
 clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op_choice *c);
 clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c);
 
-/* "-DTILE_X=4 -DTILE_CO=8" from the parameters whose names are all upper case (work-group
-   parameters named WG_* are launch sizes, not defines, and are left out). */
+/* "-DTILE_X=4 -DTILE_CO=8" from the parameters whose role is a define (PARAM_DEFINE,
+   PARAM_VECTOR_WIDTH); launch sizes and host-side parameters are left out. */
 void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, size_t len);
 
 /* The variants, one per op file (host/ops/<op>.c). */
@@ -140,6 +162,18 @@ extern const op_variant maxpool_bwd_direct;
 extern const op_variant maxunpool_bwd_direct;
 extern const op_variant upsample_bwd_direct;
 extern const op_variant softmax_xent_direct;
+
+/* Floating-point operations (conv and deconv; 0 elsewhere) and bytes read + written (inputs,
+   weights, outputs as stored) of a call. */
+void op_cost(const op_call *call, double *flops, double *bytes);
+
+/* 1 if the parameter with this role is a kernel define. */
+static inline int param_is_define(param_role r) {
+    return r == PARAM_DEFINE || r == PARAM_VECTOR_WIDTH;
+}
+static inline int param_is_local_size(param_role r) {
+    return r == PARAM_LOCAL_X || r == PARAM_LOCAL_Y || r == PARAM_LOCAL_Z;
+}
 
 /* Global work size helper: rounds n up to a multiple of m. */
 static inline size_t round_up(size_t n, size_t m) {

@@ -77,8 +77,9 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(call->p.up.factor), KARG_INT(planes));
 }
 
-const op_variant maxpool_bwd_direct = {"direct", OP_MAXPOOL_BWD, NULL, 0, NULL, prepare, run, NULL};
-const op_variant maxunpool_bwd_direct = {"direct", OP_MAXUNPOOL_BWD, NULL, 0,
-                                         NULL,     prepare,          run,  NULL};
-const op_variant upsample_bwd_direct = {"direct", OP_UPSAMPLE_BWD, NULL, 0,
-                                        NULL,     prepare,         run,  NULL};
+const op_variant maxpool_bwd_direct = {
+    .name = "direct", .kind = OP_MAXPOOL_BWD, .prepare = prepare, .run = run};
+const op_variant maxunpool_bwd_direct = {
+    .name = "direct", .kind = OP_MAXUNPOOL_BWD, .prepare = prepare, .run = run};
+const op_variant upsample_bwd_direct = {
+    .name = "direct", .kind = OP_UPSAMPLE_BWD, .prepare = prepare, .run = run};

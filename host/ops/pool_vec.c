@@ -7,7 +7,7 @@
 static const int vec_choices[] = {2, 4, 8, 16};
 enum { P_VEC, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"VEC", 8, vec_choices, CLSEG_ARRAY_LEN(vec_choices)},
+    {"VEC", 8, vec_choices, CLSEG_ARRAY_LEN(vec_choices), PARAM_VECTOR_WIDTH},
 };
 
 /* Windows up to 4x4 (the lane picks unroll k^2 * VEC loads); any input shape. */
@@ -45,9 +45,11 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "%s: no output for k=%d stride=%d",
                         op_kind_name(call->kind), p->k, p->stride);
     clseg_status st = launch_check_shape(ctx, call->kind, call->out[0].s, ys);
-    const int with_indices = call->kind == OP_MAXPOOL && call->out[1].mem;
+    const int with_indices = call->kind == OP_MAXPOOL && p->with_indices;
     if (st == CLSEG_OK && with_indices)
-        st = launch_check_shape(ctx, call->kind, call->out[1].s, ys);
+        st = call->out[1].mem ? launch_check_shape(ctx, call->kind, call->out[1].s, ys)
+                              : ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                                         "maxpool: with_indices but no indices buffer");
     if (st != CLSEG_OK) return st;
     if (!launch_fits_int(xs))
         return ctx_fail(ctx, CLSEG_ERR_TOO_LARGE, "%s: tensor too large", op_kind_name(call->kind));
@@ -71,5 +73,17 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Windows and strides up to 4, any input shape. */
-const op_variant maxpool_vec = {"vec", OP_MAXPOOL, params, N_PARAMS, supports, prepare, run, NULL};
-const op_variant avgpool_vec = {"vec", OP_AVGPOOL, params, N_PARAMS, supports, prepare, run, NULL};
+const op_variant maxpool_vec = {.name = "vec",
+                                .kind = OP_MAXPOOL,
+                                .params = params,
+                                .n_params = N_PARAMS,
+                                .supports = supports,
+                                .prepare = prepare,
+                                .run = run};
+const op_variant avgpool_vec = {.name = "vec",
+                                .kind = OP_AVGPOOL,
+                                .params = params,
+                                .n_params = N_PARAMS,
+                                .supports = supports,
+                                .prepare = prepare,
+                                .run = run};

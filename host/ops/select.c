@@ -1,11 +1,10 @@
-/* select.c - the variant table and the selector that picks a supported variant and its
-   parameters per call. */
+/* select.c - the variant table, and preparing / running a choice made by the selector
+   (host/tune/select.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
 #include "variant_util.h"
-#include "../tune/choose.h"
 
 const op_variant *const op_variant_table[] = {
     &conv2d_winograd,
@@ -60,7 +59,7 @@ void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, siz
     size_t off = 0;
     if (len) buf[0] = 0;
     for (int i = 0; i < v->n_params && off < len; i++) {
-        if (strncmp(v->params[i].name, "WG_", 3) == 0) continue;
+        if (!param_is_define(v->params[i].role)) continue;
         int w = snprintf(buf + off, len - off, "%s-D%s=%d", off ? " " : "", v->params[i].name,
                          cfg->v[i]);
         if (w < 0) break;
@@ -68,12 +67,11 @@ void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, siz
     }
 }
 
-/* The lookup order (tuned for this device + driver -> class default -> generic -> plain) lives
-   in host/tune/choose.c, where it also serves recorded devices that have no context. */
-clseg_status op_choose(clseg_context *ctx, const op_call *call, op_choice *out) {
-    if (op_choose_on(&ctx->info, ctx->tuning, ctx->plain_kernels, call, out)) return CLSEG_OK;
-    return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED, "no %s variant supports this shape on %s",
-                    op_kind_name(call->kind), ctx->info.name);
+void op_choice_inner(const op_config *cfg, op_choice *out) {
+    memset(out, 0, sizeof *out);
+    out->variant = cfg->inner;
+    memcpy(out->cfg.v, cfg->inner_v, sizeof out->cfg.v);
+    out->source = CHOICE_GENERIC;
 }
 
 size_t op_choice_scratch_bytes(const clseg_device_info *dev, const op_call *call,
@@ -91,14 +89,37 @@ clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_cho
     return c->variant->run(ctx, call, &c->cfg);
 }
 
-clseg_status op_prepare(clseg_context *ctx, const op_call *call) {
-    op_choice c;
-    clseg_status st = op_choose(ctx, call, &c);
-    return st == CLSEG_OK ? op_prepare_choice(ctx, call, &c) : st;
+static double count(shape4 s) {
+    return (double)shape4_count(s);
 }
 
-clseg_status op_run(clseg_context *ctx, const op_call *call) {
-    op_choice c;
-    clseg_status st = op_choose(ctx, call, &c);
-    return st == CLSEG_OK ? op_run_choice(ctx, call, &c) : st;
+void op_cost(const op_call *c, double *flops, double *bytes) {
+    const shape4 x = c->in[0].s, y = c->out[0].s;
+    double f = 0, b = count(x) + count(y);
+    switch (c->kind) {
+    case OP_CONV2D: {
+        const conv2d_params *p = &c->p.conv;
+        f = conv2d_flops(x, p);
+        b += (double)p->cout * p->cin * p->k * p->k + p->cout;
+        break;
+    }
+    case OP_DECONV2D: {
+        const deconv2d_params *p = &c->p.deconv;
+        f = deconv2d_flops(x, p);
+        b += (double)p->cout * p->cin * p->k * p->k + p->cout;
+        break;
+    }
+    case OP_MAXPOOL:
+        if (c->p.pool.with_indices) b += count(y);
+        break;
+    case OP_MAXUNPOOL:
+    case OP_CONCAT:
+    case OP_ADD:
+        b += count(c->in[1].s);
+        break;
+    default:
+        break;
+    }
+    *flops = f;
+    *bytes = 4 * b;
 }

@@ -33,4 +33,5 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(p->factor), KARG_INT(xs.n * xs.c));
 }
 
-const op_variant upsample_direct = {"direct", OP_UPSAMPLE, NULL, 0, NULL, prepare, run, NULL};
+const op_variant upsample_direct = {
+    .name = "direct", .kind = OP_UPSAMPLE, .prepare = prepare, .run = run};

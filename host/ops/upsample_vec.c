@@ -7,7 +7,7 @@
 static const int vec_choices[] = {2, 4, 8, 16};
 enum { P_VEC, N_PARAMS };
 static const variant_param params[N_PARAMS] = {
-    {"VEC", 8, vec_choices, CLSEG_ARRAY_LEN(vec_choices)},
+    {"VEC", 8, vec_choices, CLSEG_ARRAY_LEN(vec_choices), PARAM_VECTOR_WIDTH},
 };
 
 /* Factors whose interleaving unrolls to a modest VEC * factor outputs. */
@@ -58,5 +58,10 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
 }
 
 /* Nearest and bilinear, factors up to 8, any input shape. */
-const op_variant upsample_vec = {"vec",    OP_UPSAMPLE, params, N_PARAMS,
-                                 supports, prepare,     run,    NULL};
+const op_variant upsample_vec = {.name = "vec",
+                                 .kind = OP_UPSAMPLE,
+                                 .params = params,
+                                 .n_params = N_PARAMS,
+                                 .supports = supports,
+                                 .prepare = prepare,
+                                 .run = run};

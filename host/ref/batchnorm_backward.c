@@ -2,7 +2,6 @@
    statistics update) and its gradient. */
 #include <math.h>
 
-#include "../ops/backward.h"
 #include "ref_backward.h"
 
 void ref_batchnorm_train(const float *x, shape4 xs, const float *gamma, const float *beta, int relu,

@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/plan.h"
+#include "net/calls.h"
 #include "ops/backward.h"
 #include "trainer.h"
+#include "../tune/select.h"
 
 /* Where a model tensor lives on the device. */
 enum { LOC_PARAMS = 0, LOC_STATS = 1 };
@@ -38,6 +39,7 @@ struct trainer {
     shape4 in_shape;
     layer_step *steps;
     tlayer *layers;
+    layer_buffers *bufs; /* per layer, what the forward calls read (net_layer_call) */
 
     tensor_loc *loc; /* per model tensor */
     int *trainable;  /* model tensor indices of LOC_PARAMS tensors, in flat order */
@@ -92,6 +94,7 @@ void trainer_free(trainer *t) {
     free(t->class_weights);
     free(t->steps);
     free(t->layers);
+    free(t->bufs);
     free(t->loc);
     free(t->trainable);
     free(t->calls);
@@ -208,7 +211,7 @@ static clseg_status add_call(trainer *t, const op_call *c) {
     }
     gcall *g = &t->calls[t->n_calls];
     g->c = *c;
-    clseg_status st = op_choose(t->ctx, &g->c, &g->ch);
+    clseg_status st = tune_select(t->ctx, &g->c, &g->ch);
     if (st == CLSEG_OK) st = op_prepare_choice(t->ctx, &g->c, &g->ch);
     if (st == CLSEG_OK) t->n_calls++;
     return st;
@@ -233,24 +236,24 @@ static clseg_status build_forward(trainer *t) {
         tlayer *tl = &t->layers[i];
         size_t bytes = shape4_count(s->out) * 4;
         st = buffer(t, bytes, &tl->out);
+        if (st == CLSEG_OK && s->op == OP_MAXPOOL)
+            st = buffer(t, shape4_count(s->out) * 4, &tl->indices);
         if (st != CLSEG_OK) break;
-        op_call c;
-        memset(&c, 0, sizeof c);
-        c.kind = s->op;
-        memcpy(&c.p, &s->p, sizeof s->p);
-        c.in[0] = act(t, s->in[0]);
-        if (s->n_in > 1) c.in[1] = act(t, s->in[1]);
-        c.out[0] = (dtensor){tl->out, s->out};
-        switch (s->op) {
-        case OP_CONV2D:
-        case OP_DECONV2D: {
+        layer_buffers *b = &t->bufs[i];
+        *b = (layer_buffers){.out = tl->out, .indices = tl->indices};
+        if (s->op == OP_CONV2D || s->op == OP_DECONV2D) {
             tl->w = tensor_index(t->model, L->name, "weight");
             tl->b = L->bias ? tensor_index(t->model, L->name, "bias") : -1;
             tl->gamma = tl->beta = tl->mean = tl->var = -1;
             if (tl->w < 0 || (L->bias && tl->b < 0))
                 return ctx_fail(t->ctx, CLSEG_ERR_FORMAT, "layer %s: weights missing", L->name);
-            c.in[1] = mem1(t->loc[tl->w].mem);
-            c.in[2] = mem1(tl->b >= 0 ? t->loc[tl->b].mem : NULL);
+            b->weight = t->loc[tl->w].mem;
+            b->bias = tl->b >= 0 ? t->loc[tl->b].mem : NULL;
+        }
+        op_call c = net_layer_call(t->steps, i, t->in_shape, t->input, t->bufs);
+        switch (s->op) {
+        case OP_CONV2D:
+        case OP_DECONV2D: {
             if (!L->batchnorm) {
                 st = add_call(t, &c);
                 break;
@@ -280,7 +283,7 @@ static clseg_status build_forward(trainer *t) {
             op_call bn;
             memset(&bn, 0, sizeof bn);
             bn.kind = OP_BATCHNORM_TRAIN;
-            bn.p.add.relu = L->act == ACT_RELU;
+            bn.p.bn.relu = L->act == ACT_RELU;
             bn.in[0] = (dtensor){tl->z, s->out};
             bn.in[1] = mem1(t->loc[tl->gamma].mem);
             bn.in[2] = mem1(t->loc[tl->beta].mem);
@@ -292,15 +295,11 @@ static clseg_status build_forward(trainer *t) {
             break;
         }
         case OP_MAXPOOL:
-            st = buffer(t, shape4_count(s->out) * 4, &tl->indices);
-            if (st != CLSEG_OK) break;
+            c.p.pool.with_indices = 1; /* the backward reads them, unpool or not */
             c.out[1] = (dtensor){tl->indices, s->out};
             st = add_call(t, &c);
             break;
         case OP_MAXUNPOOL:
-            c.in[1] = (dtensor){t->layers[s->pool_layer].indices, t->steps[s->pool_layer].out};
-            st = add_call(t, &c);
-            break;
         case OP_UPSAMPLE:
         case OP_CONCAT:
         case OP_ADD:
@@ -393,14 +392,14 @@ static clseg_status build_backward(trainer *t) {
         grad_target g0, g1;
         op_call c;
         memset(&c, 0, sizeof c);
-        memcpy(&c.p, &s->p, sizeof s->p);
+        c.p = s->p;
         switch (s->op) {
         case OP_CONV2D:
         case OP_DECONV2D: {
             int deconv = s->op == OP_DECONV2D;
             if (L->batchnorm) {
                 c.kind = OP_BATCHNORM_TRAIN_BWD;
-                c.p.add.relu = L->act == ACT_RELU;
+                c.p.bn.relu = L->act == ACT_RELU;
                 c.in[0] = dy;
                 c.in[1] = (dtensor){tl->z, s->out};
                 c.in[2] = mem1(tl->saved);
@@ -417,7 +416,7 @@ static clseg_status build_backward(trainer *t) {
             }
             if (st != CLSEG_OK) break;
             memset(&c, 0, sizeof c);
-            memcpy(&c.p, &s->p, sizeof s->p);
+            c.p = s->p;
             if (deconv)
                 c.p.deconv.relu = 0;
             else
@@ -504,10 +503,11 @@ clseg_status trainer_create(trainer **out, clseg_context *ctx, const clseg_model
     free(bytes);
     t->steps = clseg_calloc(SPEC_MAX_LAYERS, sizeof *t->steps);
     t->layers = clseg_calloc((size_t)t->n_layers, sizeof *t->layers);
+    t->bufs = clseg_calloc((size_t)t->n_layers, sizeof *t->bufs);
     t->class_weights = clseg_malloc((size_t)t->classes * sizeof *t->class_weights);
     size_t px = (size_t)cfg->batch * cfg->height * cfg->width;
     size_t parts = 0;
-    if (st == CLSEG_OK && (!t->steps || !t->layers || !t->class_weights))
+    if (st == CLSEG_OK && (!t->steps || !t->layers || !t->bufs || !t->class_weights))
         st = ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == CLSEG_OK)
         st = net_plan(&t->model->spec, t->classes, t->in_shape, t->steps, ctx->error,

@@ -7,22 +7,30 @@
 
 #include "../device/runtime.h"
 #include "attach.h"
+#include "clseg_tune.h"
+
+int clseg_tuning_db_default_path(const char *cache_dir, char *buf, size_t len) {
+    const char *env = getenv("CLSEG_TUNING_DB");
+    const char *dir = cache_dir, *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (!dir || !*dir) dir = getenv("CLSEG_CACHE_DIR");
+    int n = -1;
+    if (env && *env)
+        n = snprintf(buf, len, "%s", env);
+    else if (dir && *dir)
+        n = snprintf(buf, len, "%s/tuning.db", dir);
+    else if (xdg && *xdg)
+        n = snprintf(buf, len, "%s/clseg/tuning.db", xdg);
+    else if (home && *home)
+        n = snprintf(buf, len, "%s/.cache/clseg/tuning.db", home);
+    if (n >= 0 && (size_t)n < len) return 1;
+    if (len) *buf = 0;
+    return 0;
+}
 
 static char *default_db_path(const clseg_context_options *opts) {
-    const char *env = getenv("CLSEG_TUNING_DB");
-    if (env && *env) return clseg_strdup(env);
     char buf[4096];
-    const char *dir = opts->cache_dir, *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (!dir || !*dir) dir = getenv("CLSEG_CACHE_DIR");
-    if (dir && *dir)
-        snprintf(buf, sizeof buf, "%s/tuning.db", dir);
-    else if (xdg && *xdg)
-        snprintf(buf, sizeof buf, "%s/clseg/tuning.db", xdg);
-    else if (home && *home)
-        snprintf(buf, sizeof buf, "%s/.cache/clseg/tuning.db", home);
-    else
-        return NULL;
-    return clseg_strdup(buf);
+    return clseg_tuning_db_default_path(opts->cache_dir, buf, sizeof buf) ? clseg_strdup(buf)
+                                                                          : NULL;
 }
 
 __attribute__((format(printf, 2, 3))) static void warn(clseg_context *ctx, const char *fmt, ...) {

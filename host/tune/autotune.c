@@ -23,7 +23,7 @@ static int by_weight(const void *a, const void *b) {
     return x > y ? -1 : x < y ? 1 : 0;
 }
 
-int tune_distinct_layers(const net_call *calls, int n, tune_layer *out, int max) {
+int tune_distinct_layers(const op_named_call *calls, int n, tune_layer *out, int max) {
     int m = 0;
     for (int i = 0; i < n; i++) {
         char sig[256];
@@ -42,7 +42,7 @@ int tune_distinct_layers(const net_call *calls, int n, tune_layer *out, int max)
         snprintf(L->name, sizeof L->name, "%s", calls[i].name);
         L->count = 1;
         L->first = i;
-        workload_cost(&L->call, &L->flops, &L->bytes);
+        op_cost(&L->call, &L->flops, &L->bytes);
     }
     qsort(out, (size_t)m, sizeof *out, by_weight);
     return m;
@@ -572,7 +572,7 @@ clseg_status tune_network(clseg_context *ctx, const tune_layer *layers, int n,
         double now = clseg_now_ms();
         double share = (end - now) * (total_weight > 0 ? weight(L) / total_weight : 1.0 / (n - i));
         total_weight -= weight(L);
-        if (!op_choose_on(&ctx->info, ctx->tuning, 0, &L->call, &o->before) || !tunable(ctx, L)) {
+        if (!tune_select_on(&ctx->info, ctx->tuning, 0, &L->call, &o->before) || !tunable(ctx, L)) {
             o->skipped = 1;
             o->best = o->before;
             workload_free(&ws[i]);

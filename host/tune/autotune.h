@@ -11,14 +11,14 @@
 typedef struct tune_layer {
     op_call call; /* kind, parameters, shapes; buffers as in workload_net_calls */
     char sig[256];
-    char name[SPEC_NAME_MAX]; /* the first layer with this signature */
-    int count;                /* layers of the network that share it */
-    int first;                /* index of that first layer in the network */
-    double flops, bytes;      /* of one call */
+    char name[OP_CALL_NAME_MAX]; /* the first layer with this signature */
+    int count;                   /* layers of the network that share it */
+    int first;                   /* index of that first layer in the network */
+    double flops, bytes;         /* of one call */
 } tune_layer;
 
 /* The distinct signatures of calls[0 .. n), heaviest first. Returns how many (<= max). */
-int tune_distinct_layers(const net_call *calls, int n, tune_layer *out, int max);
+int tune_distinct_layers(const op_named_call *calls, int n, tune_layer *out, int max);
 
 typedef struct tune_outcome {
     int skipped;              /* 1 = nothing to choose (one variant, no parameters) or no data */

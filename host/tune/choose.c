@@ -14,22 +14,20 @@ static int in_choices(const variant_param *p, int v) {
 int tune_config_legal(const clseg_device_info *dev, const op_variant *v, const op_call *call,
                       const op_config *cfg) {
     if (!op_variant_supports(v, dev, call, cfg)) return 0;
-    if ((strstr(v->name, "fp16") || strstr(v->name, "half")) && !dev->has_fp16) return 0;
-    if (strstr(v->name, "subgroup") && !dev->has_subgroups) return 0;
-    size_t wg_total = 1;
+    if ((v->requires & VARIANT_NEEDS_FP16) && !dev->has_fp16) return 0;
+    if ((v->requires & VARIANT_NEEDS_SUBGROUPS) && !dev->has_subgroups) return 0;
+    size_t wg[3] = {1, 1, 1};
     for (int i = 0; i < v->n_params && i < OP_MAX_PARAMS; i++) {
         const variant_param *p = &v->params[i];
         int val = cfg->v[i];
         if (val < 1 || !in_choices(p, val)) return 0;
-        if (!strncmp(p->name, "VEC", 3) || !strncmp(p->name, "VW", 2)) {
-            if (val > 16 || (val != 3 && (val & (val - 1)))) return 0;
-        } else if (!strncmp(p->name, "WG_", 3)) {
-            int d = !strcmp(p->name, "WG_Y") ? 1 : !strcmp(p->name, "WG_Z") ? 2 : 0;
-            if (dev->max_work_item_sizes[d] && (size_t)val > dev->max_work_item_sizes[d]) return 0;
-            wg_total *= (size_t)val;
-        }
+        if (p->role == PARAM_VECTOR_WIDTH && (val > 16 || (val != 3 && (val & (val - 1)))))
+            return 0;
+        if (param_is_local_size(p->role)) wg[p->role - PARAM_LOCAL_X] *= (size_t)val;
     }
-    return !dev->max_work_group_size || wg_total <= dev->max_work_group_size;
+    for (int d = 0; d < 3; d++)
+        if (dev->max_work_item_sizes[d] && wg[d] > dev->max_work_item_sizes[d]) return 0;
+    return !dev->max_work_group_size || wg[0] * wg[1] * wg[2] <= dev->max_work_group_size;
 }
 
 int op_plain_choice(const clseg_device_info *dev, const op_call *call, op_choice *out) {
@@ -38,7 +36,7 @@ int op_plain_choice(const clseg_device_info *dev, const op_call *call, op_choice
         if (v->kind != call->kind) continue;
         op_config def = op_default_config(v), small = def;
         for (int p = 0; p < v->n_params && p < OP_MAX_PARAMS; p++)
-            if (strncmp(v->params[p].name, "WG_", 3) && v->params[p].n_choices > 0)
+            if (!param_is_local_size(v->params[p].role) && v->params[p].n_choices > 0)
                 small.v[p] = v->params[p].choices[0];
         const op_config *cand[2] = {&small, &def};
         for (int t = 0; t < 2; t++)
@@ -105,8 +103,8 @@ static int tuned_choice(const clseg_device_info *dev, const tunedb *db, const op
     return 1;
 }
 
-int op_choose_on(const clseg_device_info *dev, const tunedb *db, int plain, const op_call *call,
-                 op_choice *out) {
+static int outer_choice(const clseg_device_info *dev, const tunedb *db, int plain,
+                        const op_call *call, op_choice *out) {
     if (plain) return op_plain_choice(dev, call, out);
     if (tuned_choice(dev, db, call, out) || op_class_default(dev, call, out)) return 1;
     for (size_t i = 0; i < op_variant_table_len; i++) {
@@ -119,4 +117,24 @@ int op_choose_on(const clseg_device_info *dev, const tunedb *db, int plain, cons
         }
     }
     return op_plain_choice(dev, call, out);
+}
+
+int tune_complete_choice(const clseg_device_info *dev, const tunedb *db, int plain,
+                         const op_call *call, op_choice *c) {
+    c->cfg.inner = NULL;
+    if (!c->variant->inner_call) return 1;
+    op_call inner;
+    op_choice ic;
+    if (!c->variant->inner_call(call, &inner) || !tune_select_on(dev, db, plain, &inner, &ic) ||
+        ic.variant->inner_call)
+        return 0;
+    c->cfg.inner = ic.variant;
+    memcpy(c->cfg.inner_v, ic.cfg.v, sizeof c->cfg.inner_v);
+    return 1;
+}
+
+int tune_select_on(const clseg_device_info *dev, const tunedb *db, int plain, const op_call *call,
+                   op_choice *out) {
+    return outer_choice(dev, db, plain, call, out) &&
+           tune_complete_choice(dev, db, plain, call, out);
 }

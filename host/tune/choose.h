@@ -26,14 +26,14 @@ extern const default_rule default_rules[];
 extern const size_t default_rules_len;
 
 /* 1 if variant v with cfg may run call on dev: its own supports(), every parameter one of its
-   declared choices (or its default), the work-group parameters (WG_X, WG_Y, WG_Z, other WG_*
-   along x) within the device's limits, vector widths (parameters named VEC* / VW*) among
-   1, 2, 3, 4, 8, 16, and the extensions a variant's name implies (fp16 / half, subgroup). */
+   declared choices (or its default), the local-size parameters (PARAM_LOCAL_X/Y/Z; several on
+   one axis multiply) within the device's limits, vector widths (PARAM_VECTOR_WIDTH) among
+   1, 2, 3, 4, 8, 16, and the capabilities in v->requires. */
 int tune_config_legal(const clseg_device_info *dev, const op_variant *v, const op_call *call,
                       const op_config *cfg);
 
 /* The plain configuration: the op's last-resort variant (the last in the table that supports
-   the call) with the smallest choice of each parameter, work-group shape excepted (WG_* keep
+   the call) with the smallest choice of each parameter, work-group shape excepted (local sizes keep
    their defaults: the launch shape is not the algorithm). The baseline benchmarks compare with. */
 int op_plain_choice(const clseg_device_info *dev, const op_call *call, op_choice *out);
 
@@ -41,8 +41,14 @@ int op_plain_choice(const clseg_device_info *dev, const op_call *call, op_choice
 int op_class_default(const clseg_device_info *dev, const op_call *call, op_choice *out);
 
 /* The whole lookup. db may be NULL; plain = 1 forces op_plain_choice. 0 if no variant at all
-   supports the call. */
-int op_choose_on(const clseg_device_info *dev, const tunedb *db, int plain, const op_call *call,
-                 op_choice *out);
+   supports the call. A composite variant's inner call is selected the same way, at once, and
+   kept in out->cfg (op_config.inner). */
+int tune_select_on(const clseg_device_info *dev, const tunedb *db, int plain, const op_call *call,
+                   op_choice *out);
+
+/* Fills a composite choice's inner choice (nothing to do for other variants); 0 if none. For
+   choices made elsewhere (the tuner's candidates, the tests' every-variant sweeps). */
+int tune_complete_choice(const clseg_device_info *dev, const tunedb *db, int plain,
+                         const op_call *call, op_choice *c);
 
 #endif

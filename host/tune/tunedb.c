@@ -86,7 +86,7 @@ void op_signature(const op_call *c, char *buf, size_t len) {
     case OP_MAXPOOL:
     case OP_AVGPOOL:
         snprintf(p, left, " k=%d stride=%d ceil=%d idx=%d", c->p.pool.k, c->p.pool.stride,
-                 c->p.pool.ceil_mode, c->kind == OP_MAXPOOL && c->out[1].mem != NULL);
+                 c->p.pool.ceil_mode, c->kind == OP_MAXPOOL && c->p.pool.with_indices);
         break;
     case OP_UPSAMPLE:
         snprintf(p, left, " factor=%d mode=%d", c->p.up.factor, (int)c->p.up.mode);

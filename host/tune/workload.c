@@ -1,121 +1,13 @@
-/* workload.c - a network's op calls at one size, their cost, and runnable copies of them with
-   seeded data and reference outputs for the tuner's timing and verification. */
+/* workload.c - the cost of an op call, and runnable copies of calls with seeded data and
+   reference outputs for the tuner's timing and verification. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../net/plan.h"
 #include "../ops/backward.h"
 #include "../ref/ref.h"
 #include "workload.h"
-
-clseg_status workload_net_calls(const net_spec *spec, int classes, shape4 in, net_call *calls,
-                                int *count, char *err, size_t errlen) {
-    layer_step *steps = clseg_calloc(SPEC_MAX_LAYERS, sizeof *steps);
-    if (!steps) return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
-    clseg_status st = net_plan(spec, classes, in, steps, err, errlen);
-    if (st != CLSEG_OK) {
-        free(steps);
-        return st;
-    }
-    const cl_mem ph = WORKLOAD_PLACEHOLDER;
-    int n = spec->n_layers;
-    for (int i = 0; i < n; i++) {
-        const layer_step *s = &steps[i];
-        op_call *c = &calls[i].call;
-        memset(c, 0, sizeof *c);
-        snprintf(calls[i].name, sizeof calls[i].name, "%s", spec->layers[i].name);
-        c->kind = s->op;
-        memcpy(&c->p, &s->p, sizeof s->p);
-        for (int k = 0; k < s->n_in; k++)
-            c->in[k] = (dtensor){ph, s->in[k] == SPEC_INPUT ? in : steps[s->in[k]].out};
-        if (s->op == OP_CONV2D || s->op == OP_DECONV2D) {
-            c->in[1].mem = ph;
-            c->in[2].mem = ph;
-        } else if (s->op == OP_MAXUNPOOL) {
-            c->in[1] = (dtensor){ph, steps[s->pool_layer].out};
-        }
-        c->out[0] = (dtensor){ph, s->out};
-        if (s->op == OP_MAXPOOL) c->out[1] = (dtensor){s->wants_indices ? ph : NULL, s->out};
-    }
-    shape4 last = steps[n - 1].out;
-    op_call *a = &calls[n].call;
-    memset(a, 0, sizeof *a);
-    snprintf(calls[n].name, sizeof calls[n].name, "(argmax)");
-    a->kind = OP_ARGMAX;
-    a->in[0] = (dtensor){ph, last};
-    a->out[0] = (dtensor){ph, {last.n, 1, last.h, last.w}};
-    *count = n + 1;
-    free(steps);
-    return CLSEG_OK;
-}
-
-clseg_status workload_train_calls(const net_spec *spec, int classes, shape4 in, net_call *calls,
-                                  int *count, char *err, size_t errlen) {
-    int n = 0;
-    clseg_status st = workload_net_calls(spec, classes, in, calls, &n, err, errlen);
-    for (int i = 0; st == CLSEG_OK && i < spec->n_layers; i++) {
-        const op_call *f = &calls[i].call;
-        if (spec->layers[i].inputs[0] == SPEC_INPUT) continue;
-        op_call bwd = {.kind = f->kind == OP_CONV2D ? OP_CONV2D_BWD_DATA : OP_DECONV2D_BWD_DATA};
-        if (f->kind == OP_CONV2D) {
-            bwd.p.conv = f->p.conv;
-            bwd.p.conv.relu = 0;
-        } else if (f->kind == OP_DECONV2D) {
-            bwd.p.deconv = f->p.deconv;
-            bwd.p.deconv.relu = 0;
-        } else {
-            continue;
-        }
-        bwd.in[0] = f->out[0];
-        bwd.in[1] = f->in[1];
-        bwd.out[0] = f->in[0];
-        net_call *c = &calls[n];
-        if (!op_data_grad_adjoint(&bwd, &c->call))
-            return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
-                              "%s: no data-gradient call for this layer", calls[i].name);
-        snprintf(c->name, sizeof c->name, "%.*s dx", (int)sizeof c->name - 4, spec->layers[i].name);
-        n++;
-    }
-    *count = n;
-    return st;
-}
-
-static double count(shape4 s) {
-    return (double)shape4_count(s);
-}
-
-void workload_cost(const op_call *c, double *flops, double *bytes) {
-    const shape4 x = c->in[0].s, y = c->out[0].s;
-    double f = 0, b = count(x) + count(y);
-    switch (c->kind) {
-    case OP_CONV2D: {
-        const conv2d_params *p = &c->p.conv;
-        f = conv2d_flops(x, p);
-        b += (double)p->cout * p->cin * p->k * p->k + p->cout;
-        break;
-    }
-    case OP_DECONV2D: {
-        const deconv2d_params *p = &c->p.deconv;
-        f = deconv2d_flops(x, p);
-        b += (double)p->cout * p->cin * p->k * p->k + p->cout;
-        break;
-    }
-    case OP_MAXPOOL:
-        if (c->out[1].mem) b += count(y);
-        break;
-    case OP_MAXUNPOOL:
-    case OP_CONCAT:
-    case OP_ADD:
-        b += count(c->in[1].s);
-        break;
-    default:
-        break;
-    }
-    *flops = f;
-    *bytes = 4 * b;
-}
 
 int workload_kind_supported(op_kind kind) {
     switch (kind) {
@@ -264,7 +156,7 @@ clseg_status workload_create(clseg_context *ctx, const op_call *shape_call, uint
         if (st == CLSEG_OK) st = ctx_buffer(ctx, in_count[i] * 4, w->host_in[i], &w->mems[i]);
         if (st == CLSEG_OK) c->in[i].mem = w->mems[i];
     }
-    int n_out = (c->kind == OP_MAXPOOL && shape_call->out[1].mem) ? 2 : 1;
+    int n_out = (c->kind == OP_MAXPOOL && c->p.pool.with_indices) ? 2 : 1;
     if (c->kind == OP_MAXPOOL && n_out == 1) c->out[1].mem = NULL;
     for (int i = 0; i < n_out && st == CLSEG_OK; i++) {
         w->out_count[i] = shape4_count(c->out[0].s);

@@ -1,11 +1,11 @@
-/* progress.c - the progress bar. */
+/* cli_progress.c - the one-line progress bar of train and eval, fed with the elapsed times the
+   library's progress callbacks report. */
 #include <string.h>
 #include <unistd.h>
 
-#include "core/common.h"
-#include "progress.h"
+#include "cli.h"
 
-void progress_format_duration(double s, char *buf, size_t len) {
+void cli_format_duration(double s, char *buf, size_t len) {
     if (!(s >= 0) || s > 1e7) {
         snprintf(buf, len, "?");
         return;
@@ -19,31 +19,24 @@ void progress_format_duration(double s, char *buf, size_t len) {
         snprintf(buf, len, "%lds", t);
 }
 
-void progress_start_at(progress *p, FILE *f, int total, int base) {
+void cli_progress_start(cli_progress *p, FILE *f, int total, int base) {
     memset(p, 0, sizeof *p);
     p->f = f;
     p->tty = f && isatty(fileno(f));
     p->total = total;
     p->base = base;
-    p->start_ms = p->last_ms = clseg_now_ms();
 }
 
-void progress_start(progress *p, FILE *f, int total) {
-    progress_start_at(p, f, total, 0);
-}
-
-void progress_update(progress *p, int done, const char *label, const char *extra,
-                     double log_every_s) {
+void cli_progress_update(cli_progress *p, int done, double elapsed_s, const char *label,
+                         const char *extra, double log_every_s) {
     if (!p->f) return;
-    double now = clseg_now_ms();
     int final = done >= p->total;
-    if (!final && now - p->last_ms < (p->tty ? 100.0 : log_every_s * 1000.0)) return;
-    p->last_ms = now;
-    double el = (now - p->start_ms) / 1000.0;
-    double rate = el > 0 ? (done - p->base) / el : 0;
+    if (!final && elapsed_s - p->last_s < (p->tty ? 0.1 : log_every_s)) return;
+    p->last_s = elapsed_s;
+    double rate = elapsed_s > 0 ? (done - p->base) / elapsed_s : 0;
     char eta[32], spent[32];
-    progress_format_duration(rate > 0 ? (p->total - done) / rate : -1, eta, sizeof eta);
-    progress_format_duration(el, spent, sizeof spent);
+    cli_format_duration(rate > 0 ? (p->total - done) / rate : -1, eta, sizeof eta);
+    cli_format_duration(elapsed_s, spent, sizeof spent);
     char bar[24];
     int width = 20, fill = p->total ? (int)((long)width * done / p->total) : width;
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
@@ -63,7 +56,7 @@ void progress_update(progress *p, int done, const char *label, const char *extra
     fflush(p->f);
 }
 
-void progress_end(progress *p) {
+void cli_progress_end(cli_progress *p) {
     if (p->f && p->tty && p->last_len) {
         fprintf(p->f, "\r%*s\r", p->last_len, "");
         fflush(p->f);

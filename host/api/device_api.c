@@ -1,0 +1,28 @@
+/* device_api.c - public device calls for the tools: device class, recorded devices, and building
+   every kernel program (cold / warm start-up timing). */
+#include "clseg_tune.h"
+#include "device/program.h"
+#include "tune/profile.h"
+
+const char *clseg_device_class_name(const clseg_device_info *dev) {
+    return dev_class_name(dev ? dev_classify(dev) : DEV_UNKNOWN_GPU);
+}
+
+clseg_status clseg_device_info_load(const char *path, clseg_device_info *out, char *errbuf,
+                                    size_t errbuf_size) {
+    if (!path || !out)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "NULL argument");
+    return dev_fixture_load(path, out, NULL, errbuf, errbuf_size);
+}
+
+clseg_status clseg_context_build_all_programs(clseg_context *ctx, int *programs) {
+    if (!ctx) return CLSEG_ERR_INVALID_ARGUMENT;
+    size_t n = program_embedded_count();
+    if (programs) *programs = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        program_entry *p;
+        clseg_status st = ctx_program(ctx, program_embedded_name(i), "", &p);
+        if (st != CLSEG_OK) return st;
+    }
+    return CLSEG_OK;
+}

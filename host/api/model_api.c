@@ -1,0 +1,64 @@
+/* model_api.c - public model calls beyond loading: a new model from a network description,
+   saving it, and what the tools ask of a model (network name, layers, inputs, parameters). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/model.h"
+
+void clseg_model_init_options_init(clseg_model_init_options *opts) {
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = sizeof *opts;
+}
+
+clseg_status clseg_model_init(clseg_model **out, const char *spec_path,
+                              const clseg_model_init_options *opts, char *errbuf,
+                              size_t errbuf_size) {
+    if (out) *out = NULL;
+    if (!out || !spec_path || !opts)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (opts->struct_size == 0)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "options struct_size is 0: start from CLSEG_MODEL_INIT_OPTIONS_INIT or "
+                          "clseg_model_init_options_init()");
+    clseg_model_init_options o;
+    clseg_model_init_options_init(&o);
+    memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+
+    uint8_t *text;
+    size_t size;
+    clseg_status st =
+        clseg_read_file(spec_path, MODEL_MAX_SPEC_BYTES, &text, &size, errbuf, errbuf_size);
+    if (st != CLSEG_OK) return st;
+    char err[1024];
+    st = model_init((const char *)text, o.classes, o.seed, o.class_names, o.palette, out, err,
+                    sizeof err);
+    free(text);
+    if (st != CLSEG_OK) return clseg_fail(errbuf, errbuf_size, st, "%s: %s", spec_path, err);
+    return CLSEG_OK;
+}
+
+clseg_status clseg_model_save(const clseg_model *model, const char *path, char *errbuf,
+                              size_t errbuf_size) {
+    if (!model) return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "NULL model");
+    return model_save(model, path, errbuf, errbuf_size);
+}
+
+const char *clseg_model_network_name(const clseg_model *model) {
+    return model ? model->spec.name : "";
+}
+
+int clseg_model_layer_count(const clseg_model *model) {
+    return model ? model->spec.n_layers : 0;
+}
+
+int clseg_model_input_channels(const clseg_model *model) {
+    return model ? model->channels : 0;
+}
+
+size_t clseg_model_parameter_count(const clseg_model *model) {
+    size_t n = 0;
+    for (int i = 0; model && i < model->n_tensors; i++) n += model->tensors[i].count;
+    return n;
+}
