@@ -12,10 +12,17 @@ check() { if "$@" >"$tmp/log" 2>&1; then pass=$((pass + 1)); else fail=$((fail +
 check "$clseg" init --spec "$src/tests/fixtures/cli/tiny.cfg" --classes 12 --out "$tmp/tiny.clsm"
 check "$example" "$tmp/tiny.clsm" 33 17
 grep -q "33x17 on" "$tmp/log" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: example output" >&2; }
+# a PNG in, its colour-coded label map out, through clseg_image.h
+check "$example" "$tmp/tiny.clsm" "$src/models/samples/camvid_0016E5_08085.png" "$tmp/example_seg.png"
+grep -q "480x360 on" "$tmp/log" && [ -s "$tmp/example_seg.png" ] && pass=$((pass + 1)) ||
+    { fail=$((fail + 1)); echo "FAIL: example PNG output" >&2; }
+check "$clseg" segment --model "$tmp/tiny.clsm" -o "$tmp/cli_seg.png" "$src/models/samples/camvid_0016E5_08085.png"
+cmp -s "$tmp/example_seg.png" "$tmp/cli_seg.png" && pass=$((pass + 1)) ||
+    { fail=$((fail + 1)); echo "FAIL: the example's label map differs from clseg segment's" >&2; }
 
 # install into a prefix and build the example as an outside project would
 check cmake --install "$build" --prefix "$tmp/prefix"
-for f in include/clseg.h bin/clseg lib/cmake/clseg/clsegConfig.cmake lib/pkgconfig/clseg.pc; do
+for f in include/clseg.h include/clseg_image.h bin/clseg lib/cmake/clseg/clsegConfig.cmake lib/pkgconfig/clseg.pc; do
     [ -e "$tmp/prefix/$f" ] || [ -e "$tmp/prefix/${f/lib\//lib/x86_64-linux-gnu/}" ] && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: not installed: $f" >&2; }
 done

@@ -268,7 +268,7 @@ static clseg_status host_run(char *err, size_t errlen, const char **saving) {
     if (st == CLSEG_OK && (st = tunedb_save(&db, path, err, errlen)) != CLSEG_OK) *saving = path;
     if (st == CLSEG_OK) st = tunedb_load(path, &db_back, &state, err, errlen);
     snprintf(path, sizeof path, "%s/i.png", dir);
-    if (st == CLSEG_OK && (st = image_save_png_rgb(path, rgb, 5, 3, err, errlen)) != CLSEG_OK)
+    if (st == CLSEG_OK && (st = clseg_image_save_png_rgb(path, rgb, 5, 3, err, errlen)) != CLSEG_OK)
         *saving = path;
     if (st == CLSEG_OK) st = image_load_png(path, 0, &img, err, errlen);
     image_rgb_free(&img);

@@ -104,8 +104,10 @@ static void run(const char *device, const char *cache_dir, outcome *o) {
         if (!colours) st = clseg_fail(msg, len, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     }
     if (st == CLSEG_OK) {
-        image_colorize(o->labels, IMG_W, IMG_H, model->palette, model->classes, colours);
-        st = image_save_png_rgb(output_path, colours, IMG_W, IMG_H, msg, len);
+        st = clseg_image_colorize(o->labels, IMG_W, IMG_H, model->palette[0], model->classes,
+                                  colours, msg, len);
+        if (st == CLSEG_OK)
+            st = clseg_image_save_png_rgb(output_path, colours, IMG_W, IMG_H, msg, len);
     }
     free(colours);
     clseg_net_free(net);
@@ -218,7 +220,8 @@ static int setup(void) {
     free(spec_text);
     uint8_t rgb[IMG_W * IMG_H * 3];
     for (int i = 0; i < IMG_W * IMG_H * 3; i++) rgb[i] = (uint8_t)(i * 37 + i / 111);
-    if (st == CLSEG_OK) st = image_save_png_rgb(input_path, rgb, IMG_W, IMG_H, err, sizeof err);
+    if (st == CLSEG_OK)
+        st = clseg_image_save_png_rgb(input_path, rgb, IMG_W, IMG_H, err, sizeof err);
     CHECK(st == CLSEG_OK, "setup: %s", err);
     return st == CLSEG_OK;
 }

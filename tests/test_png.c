@@ -267,14 +267,14 @@ static void test_round_trip(void) {
 
         image_rgb img = {0};
         const char *path = tmp_path("rgb.png");
-        CHECK_OK(image_save_png_rgb(path, rgb, w, h, err, sizeof err));
+        CHECK_OK(clseg_image_save_png_rgb(path, rgb, w, h, err, sizeof err));
         CHECK_OK(image_load_png(path, 0, &img, err, sizeof err));
         CHECK(img.rgb && img.width == w && img.height == h && !memcmp(img.rgb, rgb, 3 * n),
               "rgb round trip %dx%d", w, h);
         image_rgb_free(&img);
 
         path = tmp_path("gray.png");
-        CHECK_OK(image_save_png_gray(path, gray, w, h, err, sizeof err));
+        CHECK_OK(clseg_image_save_png_gray(path, gray, w, h, err, sizeof err));
         CHECK_OK(image_load_png(path, 0, &img, err, sizeof err));
         int same = img.rgb && img.width == w && img.height == h;
         for (size_t i = 0; same && i < n; i++)
@@ -296,30 +296,30 @@ static void test_save_errors(void) {
     uint8_t px[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     char err[256] = "";
     clseg_status st =
-        image_save_png_rgb("/nonexistent-clseg-dir/out.png", px, 2, 2, err, sizeof err);
+        clseg_image_save_png_rgb("/nonexistent-clseg-dir/out.png", px, 2, 2, err, sizeof err);
     CHECK(st == CLSEG_ERR_IO && err[0], "unwritable directory: %s (%s)", clseg_status_str(st), err);
     CHECK(file_size("/nonexistent-clseg-dir/out.png") < 0, "no output file expected");
 
     err[0] = 0;
-    st = image_save_png_gray(tmp_path("bad.png"), px, 0, 2, err, sizeof err);
+    st = clseg_image_save_png_gray(tmp_path("bad.png"), px, 0, 2, err, sizeof err);
     CHECK(st == CLSEG_ERR_INVALID_ARGUMENT && err[0], "zero width: %s", clseg_status_str(st));
-    st = image_save_png_rgb(tmp_path("bad.png"), NULL, 2, 2, err, sizeof err);
+    st = clseg_image_save_png_rgb(tmp_path("bad.png"), NULL, 2, 2, err, sizeof err);
     CHECK(st == CLSEG_ERR_INVALID_ARGUMENT, "NULL pixels: %s", clseg_status_str(st));
-    st = image_save_png_rgb(tmp_path("bad.png"), px, 100000, 1, err, sizeof err);
+    st = clseg_image_save_png_rgb(tmp_path("bad.png"), px, 100000, 1, err, sizeof err);
     CHECK(st == CLSEG_ERR_TOO_LARGE, "huge width: %s", clseg_status_str(st));
     CHECK(file_size(tmp_path("bad.png")) < 0, "failed saves must leave no file");
 
     /* Replacing an existing file, then failing to save over it, keeps the replaced version. */
     const char *path = tmp_path("replace.png");
     CHECK(write_bytes(path, "old contents", 12), "setup");
-    CHECK_OK(image_save_png_gray(path, px, 3, 4, err, sizeof err));
+    CHECK_OK(clseg_image_save_png_gray(path, px, 3, 4, err, sizeof err));
     image_rgb img = {0};
     CHECK_OK(image_load_png(path, 0, &img, err, sizeof err));
     CHECK(img.width == 3 && img.height == 4 && img.rgb && img.rgb[3 * 11] == 12,
           "replaced file decodes");
     image_rgb_free(&img);
     long before = file_size(path);
-    st = image_save_png_gray(path, px, -1, 4, err, sizeof err);
+    st = clseg_image_save_png_gray(path, px, -1, 4, err, sizeof err);
     CHECK(st != CLSEG_OK && file_size(path) == before, "failed save left the old file");
 }
 
@@ -399,7 +399,7 @@ static void test_malformed(void) {
     for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)rng_next(&rng);
     char good[512];
     snprintf(good, sizeof good, "%s", tmp_path("good.png"));
-    CHECK_OK(image_save_png_rgb(good, rgb, 33, 17, err, sizeof err));
+    CHECK_OK(clseg_image_save_png_rgb(good, rgb, 33, 17, err, sizeof err));
     uint8_t *png = NULL;
     size_t png_size = 0;
     CHECK_OK(clseg_read_file(good, 1 << 20, &png, &png_size, err, sizeof err));
@@ -465,7 +465,8 @@ static void test_colorize(void) {
     const uint8_t labels[6] = {0, 1, 2, 3, 7, 255};
     uint8_t rgb[18];
     memset(rgb, 99, sizeof rgb);
-    image_colorize(labels, 3, 2, test_palette, 4, rgb);
+    char err[256];
+    CHECK_OK(clseg_image_colorize(labels, 3, 2, test_palette[0], 4, rgb, err, sizeof err));
     for (int i = 0; i < 4; i++)
         CHECK(!memcmp(rgb + 3 * i, test_palette[i], 3), "label %d colour", i);
     for (int i = 4; i < 6; i++)
@@ -501,13 +502,16 @@ static image_rgb overlay_case(int w, int h, int classes, int used, float alpha,
         uint32_t r = rng_next(&rng);
         labels[i] = (uint8_t)((r >> 16) % 10 == 0 ? 250 : r % (uint32_t)used);
     }
-    image_rgb in = {w, h, photo}, out = {0};
+    /* A guard byte after the output catches an overlay written past its 3 * w * h bytes. */
+    image_rgb out = {w, h, malloc(3 * n + 1)};
+    out.rgb[3 * n] = 0x5a;
     char err[256] = "";
-    clseg_status st =
-        image_overlay(&in, labels, test_palette, test_names, classes, alpha, &out, err, sizeof err);
+    clseg_status st = clseg_image_overlay(photo, w, h, labels, test_palette[0], test_names, classes,
+                                          alpha, out.rgb, err, sizeof err);
     CHECK(st == CLSEG_OK, "overlay %dx%d: %s", w, h, err);
+    if (st != CLSEG_OK) image_rgb_free(&out);
     if (st == CLSEG_OK) {
-        CHECK(out.width == w && out.height == h, "overlay size");
+        CHECK(out.rgb[3 * n] == 0x5a, "overlay size");
         /* The legend (a line per class used, of at most 20 characters here, its scale growing
            by one per 400 pixels of the shorter side) stays in the top-left corner; images too
            small for one line get none. */
@@ -578,28 +582,28 @@ static void test_overlay(void) {
     image_rgb_free(&out);
     free(labels);
 
-    /* Argument checks. */
-    uint8_t px[3] = {1, 2, 3}, label = 0;
-    image_rgb in = {1, 1, px};
+    /* Argument checks; a refused overlay leaves the output alone. */
+    uint8_t px[3] = {1, 2, 3}, label = 0, dst[3] = {7, 7, 7};
+    const uint8_t *pal = test_palette[0];
     char err[256];
     clseg_status st;
     const float bad_alpha[] = {-0.1f, 1.5f, NAN};
     for (size_t i = 0; i < CLSEG_ARRAY_LEN(bad_alpha); i++) {
-        out = (image_rgb){5, 5, px};
         err[0] = 0;
-        st = image_overlay(&in, &label, test_palette, NULL, 4, bad_alpha[i], &out, err, sizeof err);
-        CHECK(st == CLSEG_ERR_INVALID_ARGUMENT && err[0] && !out.rgb, "alpha %g",
+        st =
+            clseg_image_overlay(px, 1, 1, &label, pal, NULL, 4, bad_alpha[i], dst, err, sizeof err);
+        CHECK(st == CLSEG_ERR_INVALID_ARGUMENT && err[0] && dst[0] == 7, "alpha %g",
               (double)bad_alpha[i]);
     }
-    st = image_overlay(&in, &label, test_palette, NULL, 0, 0.5f, &out, err, sizeof err);
+    st = clseg_image_overlay(px, 1, 1, &label, pal, NULL, 0, 0.5f, dst, err, sizeof err);
     CHECK(st == CLSEG_ERR_INVALID_ARGUMENT, "0 classes");
-    st = image_overlay(&in, &label, test_palette, NULL, 257, 0.5f, &out, err, sizeof err);
+    st = clseg_image_overlay(px, 1, 1, &label, pal, NULL, 257, 0.5f, dst, err, sizeof err);
     CHECK(st == CLSEG_ERR_INVALID_ARGUMENT, "257 classes");
-    st = image_overlay(NULL, &label, test_palette, NULL, 4, 0.5f, &out, err, sizeof err);
+    st = clseg_image_overlay(NULL, 1, 1, &label, pal, NULL, 4, 0.5f, dst, err, sizeof err);
     CHECK(st == CLSEG_ERR_INVALID_ARGUMENT, "NULL photo");
-    in.width = 0;
-    st = image_overlay(&in, &label, test_palette, NULL, 4, 0.5f, &out, err, sizeof err);
+    st = clseg_image_overlay(px, 0, 1, &label, pal, NULL, 4, 0.5f, dst, err, sizeof err);
     CHECK(st == CLSEG_ERR_INVALID_ARGUMENT, "0-wide photo");
+    CHECK(dst[0] == 7 && dst[1] == 7 && dst[2] == 7, "refused overlays wrote the output");
 }
 
 /* ---- Temporary directory -------------------------------------------------------------------- */

@@ -175,13 +175,13 @@ static void write_sample(const char *name, int w, int h, int label_kind) {
     uint8_t labels[64 * 64];
     image_rgb img = make_image(w, h, labels);
     snprintf(path, sizeof path, "%s/img/%s", tmp, name);
-    CHECK_OK(image_save_png_rgb(path, img.rgb, w, h, err, sizeof err));
+    CHECK_OK(clseg_image_save_png_rgb(path, img.rgb, w, h, err, sizeof err));
     snprintf(path, sizeof path, "%s/lab/%s", tmp, name);
     if (label_kind == 1) { /* colour labels: rejected */
-        CHECK_OK(image_save_png_rgb(path, img.rgb, w, h, err, sizeof err));
+        CHECK_OK(clseg_image_save_png_rgb(path, img.rgb, w, h, err, sizeof err));
     } else if (label_kind >= 0) {
         if (label_kind == 2) labels[3] = 9; /* out of range for 5 classes */
-        CHECK_OK(image_save_png_gray(path, labels, w, h, err, sizeof err));
+        CHECK_OK(clseg_image_save_png_gray(path, labels, w, h, err, sizeof err));
     }
     image_rgb_free(&img);
 }

@@ -5,8 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "core/common.h"
-#include "io/image.h"
+#include "clseg_image.h"
 
 static void help(void) {
     printf(
@@ -49,60 +48,53 @@ typedef struct outputs {
 static int segment_one(clseg_net *net, clseg_context *ctx, const clseg_model *model, const char *in,
                        const outputs *o, int timing) {
     char err[1024];
-    image_rgb img = {0};
-    if (image_load_png(in, 0, &img, err, sizeof err) != CLSEG_OK) return cli_error("%s", err);
+    uint8_t *rgb = NULL;
+    int width = 0, height = 0;
+    if (clseg_image_load_png(in, 0, &rgb, &width, &height, err, sizeof err) != CLSEG_OK)
+        return cli_error("%s", err);
     int k = clseg_model_num_classes(model);
-    uint8_t(*palette)[3] = malloc((size_t)k * 3);
+    uint8_t *palette = malloc((size_t)k * 3);
     const char **names = malloc((size_t)k * sizeof *names);
-    size_t plane = (size_t)img.width * img.height;
+    size_t plane = (size_t)width * height;
     uint8_t *labels = malloc(plane), *colour = malloc(plane * 3);
+    uint8_t *overlay = o->overlay ? malloc(plane * 3) : NULL;
     int rc = EXIT_OK;
-    if (!palette || !names || !labels || !colour) {
-        rc = cli_error("%s: out of memory for a %dx%d image", in, img.width, img.height);
+    if (!palette || !names || !labels || !colour || (o->overlay && !overlay)) {
+        rc = cli_error("%s: out of memory for a %dx%d image", in, width, height);
         goto done;
     }
     for (int i = 0; i < k; i++) {
-        memcpy(palette[i], clseg_model_class_color(model, i), 3);
+        memcpy(palette + 3 * i, clseg_model_class_color(model, i), 3);
         names[i] = clseg_model_class_name(model, i);
     }
     double t0 = clseg_now_ms();
-    clseg_status st = clseg_net_segment(net, img.rgb, img.width, img.height, labels);
+    clseg_status st = clseg_net_segment(net, rgb, width, height, labels);
     if (st != CLSEG_OK) {
         rc = cli_error("%s: %s", in, clseg_context_error(ctx));
         goto done;
     }
     if (timing)
-        fprintf(stderr, "clseg: %s: %dx%d segmented in %.1f ms\n", in, img.width, img.height,
+        fprintf(stderr, "clseg: %s: %dx%d segmented in %.1f ms\n", in, width, height,
                 clseg_now_ms() - t0);
-    image_colorize(labels, img.width, img.height, (const uint8_t(*)[3])palette, k, colour);
-    if (o->seg &&
-        image_save_png_rgb(o->seg, colour, img.width, img.height, err, sizeof err) != CLSEG_OK) {
-        rc = cli_error("%s", err);
-        goto done;
-    }
-    if (o->labels && image_save_png_gray(o->labels, labels, img.width, img.height, err,
-                                         sizeof err) != CLSEG_OK) {
-        rc = cli_error("%s", err);
-        goto done;
-    }
-    if (o->overlay) {
-        image_rgb ov = {0};
-        st = image_overlay(&img, labels, (const uint8_t(*)[3])palette, names, k, 0.5f, &ov, err,
-                           sizeof err);
+    st = clseg_image_colorize(labels, width, height, palette, k, colour, err, sizeof err);
+    if (st == CLSEG_OK && o->seg)
+        st = clseg_image_save_png_rgb(o->seg, colour, width, height, err, sizeof err);
+    if (st == CLSEG_OK && o->labels)
+        st = clseg_image_save_png_gray(o->labels, labels, width, height, err, sizeof err);
+    if (st == CLSEG_OK && o->overlay) {
+        st = clseg_image_overlay(rgb, width, height, labels, palette, names, k, 0.5f, overlay, err,
+                                 sizeof err);
         if (st == CLSEG_OK)
-            st = image_save_png_rgb(o->overlay, ov.rgb, ov.width, ov.height, err, sizeof err);
-        image_rgb_free(&ov);
-        if (st != CLSEG_OK) {
-            rc = cli_error("%s", err);
-            goto done;
-        }
+            st = clseg_image_save_png_rgb(o->overlay, overlay, width, height, err, sizeof err);
     }
+    if (st != CLSEG_OK) rc = cli_error("%s", err);
 done:
-    image_rgb_free(&img);
+    clseg_free(rgb);
     free(palette);
     free(names);
     free(labels);
     free(colour);
+    free(overlay);
     return rc;
 }
 

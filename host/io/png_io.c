@@ -273,6 +273,41 @@ clseg_status image_load_png_mem(const uint8_t *data, size_t size, int max_side, 
     return load_png("PNG data", &src, max_side, out, err, errlen);
 }
 
+/* The public calls return plain buffers: the outputs are cleared first, so that they read "no
+   image" on every failure, NULL arguments included. Returns whether all three are given. */
+static int clear_outputs(uint8_t **rgb, int *width, int *height) {
+    if (rgb) *rgb = NULL;
+    if (width) *width = 0;
+    if (height) *height = 0;
+    return rgb && width && height;
+}
+
+clseg_status clseg_image_load_png(const char *path, int max_side, uint8_t **rgb, int *width,
+                                  int *height, char *errbuf, size_t errbuf_size) {
+    if (!clear_outputs(rgb, width, height) || !path)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_image_load_png: NULL argument");
+    image_rgb img;
+    clseg_status status = image_load_png(path, max_side, &img, errbuf, errbuf_size);
+    *rgb = img.rgb;
+    *width = img.width;
+    *height = img.height;
+    return status;
+}
+
+clseg_status clseg_image_load_png_mem(const void *data, size_t size, int max_side, uint8_t **rgb,
+                                      int *width, int *height, char *errbuf, size_t errbuf_size) {
+    if (!clear_outputs(rgb, width, height) || (!data && size))
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_image_load_png_mem: NULL argument");
+    image_rgb img;
+    clseg_status status = image_load_png_mem(data, size, max_side, &img, errbuf, errbuf_size);
+    *rgb = img.rgb;
+    *width = img.width;
+    *height = img.height;
+    return status;
+}
+
 /* ---- Encoding ------------------------------------------------------------------------------ */
 
 typedef struct png_sink {
@@ -314,7 +349,8 @@ static int encode_pixels(png_structp png, png_infop info, const uint8_t *pixels,
 static clseg_status save_png(const char *path, const uint8_t *pixels, int w, int h, int channels,
                              char *err, size_t errlen) {
     if (!path || !pixels)
-        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, "image_save_png: NULL argument");
+        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_image_save_png: NULL argument");
     if (w <= 0 || h <= 0)
         return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, "%s: invalid image size %dx%d",
                           path, w, h);
@@ -348,12 +384,12 @@ static clseg_status save_png(const char *path, const uint8_t *pixels, int w, int
     return status;
 }
 
-clseg_status image_save_png_rgb(const char *path, const uint8_t *rgb, int w, int h, char *err,
-                                size_t errlen) {
-    return save_png(path, rgb, w, h, 3, err, errlen);
+clseg_status clseg_image_save_png_rgb(const char *path, const uint8_t *rgb, int width, int height,
+                                      char *errbuf, size_t errbuf_size) {
+    return save_png(path, rgb, width, height, 3, errbuf, errbuf_size);
 }
 
-clseg_status image_save_png_gray(const char *path, const uint8_t *gray, int w, int h, char *err,
-                                 size_t errlen) {
-    return save_png(path, gray, w, h, 1, err, errlen);
+clseg_status clseg_image_save_png_gray(const char *path, const uint8_t *gray, int width, int height,
+                                       char *errbuf, size_t errbuf_size) {
+    return save_png(path, gray, width, height, 1, errbuf, errbuf_size);
 }

@@ -10,18 +10,40 @@
 
 #define LABEL_VALUES 256 /* labels are uint8_t */
 
-void image_colorize(const uint8_t *labels, int w, int h, const uint8_t (*palette)[3], int classes,
-                    uint8_t *rgb_out) {
-    if (!labels || !palette || !rgb_out || w <= 0 || h <= 0) return;
-    size_t count = (size_t)w * (size_t)h;
+/* What colorize and overlay both require of their buffers and class count. */
+static clseg_status check_label_map(const char *fn, const uint8_t *labels, int width, int height,
+                                    const uint8_t *palette, int classes, const uint8_t *rgb_out,
+                                    char *errbuf, size_t errbuf_size) {
+    if (!labels || !palette || !rgb_out)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    if (width <= 0 || height <= 0)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "%s: invalid image size %dx%d", fn, width, height);
+    if (classes < 1 || classes > LABEL_VALUES)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "%s: class count %d outside [1, %d]", fn, classes, LABEL_VALUES);
+    size_t count, bytes;
+    if (!clseg_mul_size(&count, (size_t)width, (size_t)height) || !clseg_mul_size(&bytes, count, 3))
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_TOO_LARGE, "%s: image too large", fn);
+    return CLSEG_OK;
+}
+
+clseg_status clseg_image_colorize(const uint8_t *labels, int width, int height,
+                                  const uint8_t *palette, int classes, uint8_t *rgb_out,
+                                  char *errbuf, size_t errbuf_size) {
+    clseg_status status = check_label_map("clseg_image_colorize", labels, width, height, palette,
+                                          classes, rgb_out, errbuf, errbuf_size);
+    if (status != CLSEG_OK) return status;
+    size_t count = (size_t)width * (size_t)height;
     for (size_t i = 0; i < count; i++) {
         uint8_t *px = rgb_out + 3 * i;
         if (labels[i] < classes) {
-            memcpy(px, palette[labels[i]], 3);
+            memcpy(px, palette + 3 * labels[i], 3);
         } else {
             px[0] = px[1] = px[2] = 0;
         }
     }
+    return CLSEG_OK;
 }
 
 /* ---- Clipped drawing ----------------------------------------------------------------------- */
@@ -102,8 +124,8 @@ static int legend_fit(int width, int height, int present, legend_layout *lay) {
     return 0;
 }
 
-static void draw_legend(image_rgb *img, const uint8_t *present, int classes,
-                        const uint8_t (*palette)[3], const char *const *class_names) {
+static void draw_legend(image_rgb *img, const uint8_t *present, int classes, const uint8_t *palette,
+                        const char *const *class_names) {
     static const uint8_t black[3] = {0, 0, 0};
     static const uint8_t text_color[3] = {240, 240, 240};
     static const uint8_t outline[3] = {200, 200, 200};
@@ -141,7 +163,8 @@ static void draw_legend(image_rgb *img, const uint8_t *present, int classes,
         if (!present[c]) continue;
         /* An outline keeps dark classes visible on the dark box. */
         fill_rect(img, x, y, LEGEND_SWATCH * s, LEGEND_SWATCH * s, outline, 256);
-        fill_rect(img, x + 1, y + 1, LEGEND_SWATCH * s - 2, LEGEND_SWATCH * s - 2, palette[c], 256);
+        fill_rect(img, x + 1, y + 1, LEGEND_SWATCH * s - 2, LEGEND_SWATCH * s - 2, palette + 3 * c,
+                  256);
         class_label(class_names, c, name);
         draw_text(img, text_x, y, s, name, lay.max_chars, text_color);
         y += LEGEND_LINE * s;
@@ -152,47 +175,37 @@ static void draw_legend(image_rgb *img, const uint8_t *present, int classes,
 
 /* ---- Overlay ------------------------------------------------------------------------------- */
 
-clseg_status image_overlay(const image_rgb *photo, const uint8_t *labels,
-                           const uint8_t (*palette)[3], const char *const *class_names, int classes,
-                           float alpha, image_rgb *out, char *err, size_t errlen) {
-    if (out) *out = (image_rgb){0, 0, NULL};
-    if (!photo || !photo->rgb || !labels || !palette || !out)
-        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, "image_overlay: NULL argument");
-    if (photo->width <= 0 || photo->height <= 0)
-        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
-                          "image_overlay: invalid image size %dx%d", photo->width, photo->height);
-    if (classes < 1 || classes > LABEL_VALUES)
-        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
-                          "image_overlay: class count %d outside [1, %d]", classes, LABEL_VALUES);
-    if (!(alpha >= 0.0f && alpha <= 1.0f))
-        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
-                          "image_overlay: alpha %g outside [0, 1]", (double)alpha);
-    size_t count, bytes;
-    if (!clseg_mul_size(&count, (size_t)photo->width, (size_t)photo->height) ||
-        !clseg_mul_size(&bytes, count, 3))
-        return clseg_fail(err, errlen, CLSEG_ERR_TOO_LARGE, "image_overlay: image too large");
-
-    uint8_t *rgb = clseg_malloc(bytes);
+clseg_status clseg_image_overlay(const uint8_t *rgb, int width, int height, const uint8_t *labels,
+                                 const uint8_t *palette, const char *const *class_names,
+                                 int classes, float alpha, uint8_t *rgb_out, char *errbuf,
+                                 size_t errbuf_size) {
+    static const char fn[] = "clseg_image_overlay";
     if (!rgb)
-        return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY,
-                          "image_overlay: out of memory for %dx%d image", photo->width,
-                          photo->height);
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    clseg_status status =
+        check_label_map(fn, labels, width, height, palette, classes, rgb_out, errbuf, errbuf_size);
+    if (status != CLSEG_OK) return status;
+    if (!(alpha >= 0.0f && alpha <= 1.0f))
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "%s: alpha %g outside [0, 1]", fn, (double)alpha);
+
+    size_t count = (size_t)width * (size_t)height;
     uint8_t present[LABEL_VALUES] = {0};
     int weight = (int)lrintf(alpha * 256.0f);
     for (size_t i = 0; i < count; i++) {
-        const uint8_t *src = photo->rgb + 3 * i;
-        uint8_t *dst = rgb + 3 * i;
+        const uint8_t *src = rgb + 3 * i;
+        uint8_t *dst = rgb_out + 3 * i;
         int label = labels[i];
         if (label >= classes) {
             memcpy(dst, src, 3);
             continue;
         }
         present[label] = 1;
+        const uint8_t *color = palette + 3 * label;
         for (int k = 0; k < 3; k++)
-            dst[k] = (uint8_t)((src[k] * (256 - weight) + palette[label][k] * weight + 128) >> 8);
+            dst[k] = (uint8_t)((src[k] * (256 - weight) + color[k] * weight + 128) >> 8);
     }
-    image_rgb result = {photo->width, photo->height, rgb};
+    image_rgb result = {width, height, rgb_out};
     draw_legend(&result, present, classes, palette, class_names);
-    *out = result;
     return CLSEG_OK;
 }
