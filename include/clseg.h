@@ -88,6 +88,15 @@ CLSEG_API clseg_status clseg_devices_list(clseg_device_info **out, size_t *count
 /* Releases memory that clseg handed to the caller (device lists, label maps). NULL is fine. */
 CLSEG_API void clseg_free(void *ptr);
 
+/* ---- Threads ---------------------------------------------------------------------------------
+   Contexts are independent: threads may each use their own context (and its nets) freely. A
+   context and the nets created on it may also be shared between threads: the calls on them are
+   serialised by a lock per context (they run one at a time, in no particular order). A handle
+   must not be freed while another thread uses it. clseg_context_error is the text of the last
+   failed call on the context from any thread: read it in the thread that got the failure before
+   that thread (or another) makes the next call. Training sessions (clseg_train.h), tuners
+   and plans (clseg_tune.h) do not take the lock: give each a context of its own. */
+
 /* ---- Context: one device, its queue, and the compiled kernels ------------------------------ */
 
 typedef struct clseg_context clseg_context;
@@ -229,9 +238,24 @@ CLSEG_API clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int
                                          uint8_t *labels);
 
 /* Runs the network on a normalised NCHW float32 batch (n x 3 x height x width) and writes the
-   class scores (n x K x height x width, before softmax) to logits. */
+   class scores (n x K x height x width, before softmax) to logits: exactly that many floats. A
+   network whose output has another shape is refused with CLSEG_ERR_UNSUPPORTED (a message with
+   both shapes), as is segment() on it: use clseg_net_output_shape and clseg_net_forward_into. */
 CLSEG_API clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int height,
                                          int width, float *logits);
+
+/* The output shape {n, channels, height, width} of the network for an n x height x width input
+   (the net is prepared for that size). A size the network cannot take fails with
+   CLSEG_ERR_INVALID_ARGUMENT and a message naming the sizes it can (e.g. "sides that are
+   multiples of 3"). */
+CLSEG_API clseg_status clseg_net_output_shape(clseg_net *net, int n, int height, int width,
+                                              int out[4]);
+
+/* Runs the network, whatever the shape of its output, into out, a buffer of `capacity` floats:
+   fails with CLSEG_ERR_INVALID_ARGUMENT (and writes nothing) when the output
+   (clseg_net_output_shape) holds more. */
+CLSEG_API clseg_status clseg_net_forward_into(clseg_net *net, const float *input, int n, int height,
+                                              int width, float *out, size_t capacity);
 
 /* ---- Benchmarking: per-layer timing, variants, memory ------------------------------------- */
 
