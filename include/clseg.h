@@ -207,6 +207,10 @@ CLSEG_API clseg_status clseg_model_save(const clseg_model *model, const char *pa
 CLSEG_API const char *clseg_model_network_name(const clseg_model *model);
 /* Layers of the network description (without the final argmax); 0 for NULL. */
 CLSEG_API int clseg_model_layer_count(const clseg_model *model);
+/* Which square input sizes (sides 1 to 256) the model's network takes, as a phrase for people
+   ("any size from 8x8", "sides that are multiples of 3", ...) in buf; returns the accepted side
+   nearest to `near` (0 if none, -1 for a NULL argument). */
+CLSEG_API int clseg_model_input_sizes(const clseg_model *model, int near, char *buf, size_t len);
 /* Input channels the network takes (3 for RGB); 0 for NULL. */
 CLSEG_API int clseg_model_input_channels(const clseg_model *model);
 /* Learnable values: every weight, bias and BatchNorm tensor element; 0 for NULL. */
