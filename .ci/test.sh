@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh - README's second command: install, format check, -Werror build, the ctest suite on PoCL
+# test.sh - README's second command: install, the demo (README's first command), layering and
+# export checks, format check, -Werror build, the ctest suite on PoCL
 # and on Mesa rusticl (llvmpipe), the cross-device end-to-end check, an ASan+UBSan build
 # running the host-side (reference and file-parsing) tests, the fault-injection sweeps under
 # ASan/LSan on both devices, and a 30 s smoke run of every fuzz target (docs/reliability.md).
@@ -7,6 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/deps.sh
 jobs=$(nproc)
+
+# README's two commands run in order on one clone: the demo first (it configures build/ without
+# tests), then this script, which must still build and run every test in build/.
+if [ "${CLSEG_SKIP_DEMO:-0}" != 1 ]; then
+    echo "== README's first command (.ci/demo.sh), before the tests"
+    bash .ci/demo.sh
+fi
 
 echo "== format check (clang-format)"
 git ls-files -- '*.c' '*.h' '*.cl' | xargs clang-format --dry-run -Werror
