@@ -50,6 +50,14 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLSEG_SANITIZE=ON -DCLSEG_WE
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --no-tests=error --test-dir build-asan --output-on-failure -L host
 
+echo "== ThreadSanitizer: threads sharing a net, and a context each (PoCL)"
+# PoCL only: Mesa rusticl's Rust worker threads synchronise in ways TSan cannot see (memcpy
+# between its threads and ours after clFinish is reported as a race; docs/reliability.md).
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCLSEG_TSAN=ON -DCLSEG_WERROR=ON \
+    -DCLSEG_BUILD_TESTS=ON >/dev/null
+cmake --build build-tsan -j"$jobs" --target test_net_shapes
+CLSEG_DEVICE=pocl ctest --no-tests=error --test-dir build-tsan --output-on-failure -R '^test_net_shapes$'
+
 echo "== fault injection (ASan/LSan): every OpenCL call, then every allocation, of a forward pass fails in turn"
 # Only the ICD under test is loaded: Mesa's clover, which has no device here, unloads its gallium
 # driver after probing and LSan cannot name the module of what it keeps (docs/reliability.md).
