@@ -394,7 +394,7 @@ static void perf_config(clseg_context *ctx, prepared *q, const tu_config *cfg) {
     if (st == CLSEG_OK) st = ctx_finish(ctx);
     int reps = 0;
     double t0 = clseg_now_ms(), t = 0;
-    while (st == CLSEG_OK && (reps < 3 || t < 200) && reps < 1000) {
+    while (st == CLSEG_OK && (reps < 3 || t < 100) && reps < 1000) {
         st = tu_run_config(ctx, cfg, &q->call);
         if (st == CLSEG_OK) st = ctx_finish(ctx);
         t = clseg_now_ms() - t0;
