@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/desc.h"
 #include "../tune/tunedb.h"
 #include "calls.h"
 #include "exec.h"
@@ -561,7 +562,7 @@ static clseg_status layer_info(const clseg_net *net, int i, clseg_layer_info *ou
     out->out_shape[3] = s->out.w;
 
     op_call c = step_call(net, i);
-    op_cost(&c, &out->flop, &out->bytes);
+    op_desc_get(c.kind)->cost(&c, &out->flop, &out->bytes);
     return CLSEG_OK;
 }
 
