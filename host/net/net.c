@@ -5,38 +5,11 @@
 #include <string.h>
 
 #include "../ops/desc.h"
+#include "../tune/select.h"
 #include "../tune/tunedb.h"
-#include "calls.h"
 #include "exec.h"
 #include "fold.h"
-#include "memplan.h"
-#include "plan.h"
-#include "../tune/select.h"
-
-struct clseg_net {
-    clseg_context *ctx;
-    net_spec spec;
-    int classes;
-    int channels;
-    float mean[4], std[4];
-    /* weight, bias: owned; out, indices: borrowed from slots for the current input shape */
-    layer_buffers bufs[SPEC_MAX_LAYERS];
-    op_choice choices[SPEC_MAX_LAYERS]; /* variant and parameters for the current input shape */
-    uint64_t weight_bytes;
-    int no_memplan; /* 1 = one buffer per tensor (for comparison) */
-
-    /* activations for the current input shape */
-    shape4 in_shape;
-    layer_step steps[SPEC_MAX_LAYERS];
-    memplan plan;
-    cl_mem slots[MEMPLAN_MAX_TENSORS];
-    uint64_t planned_bytes;  /* activations with the planner, whether or not it is on */
-    uint64_t scratch_needed; /* the most scratch one layer of the current size asks for */
-    cl_mem input, labels;
-    op_choice argmax_choice;
-    uint64_t activation_bytes; /* input, labels and slots */
-    float *staging;            /* host copy of the normalised input for segment() */
-};
+#include "net_internal.h"
 
 static void release(cl_mem *m) {
     if (*m) clReleaseMemObject(*m);
@@ -88,8 +61,6 @@ uint64_t clseg_net_device_bytes(const clseg_net *net) {
     return bytes;
 }
 
-static clseg_status prepare(clseg_net *net, int n, int height, int width);
-
 static clseg_status create(clseg_net **out, clseg_context *ctx, const clseg_model *model) {
     if (!out || !model)
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_create: %s is NULL",
@@ -130,7 +101,7 @@ static clseg_status create(clseg_net **out, clseg_context *ctx, const clseg_mode
         char sizes[160];
         int side =
             net_accepted_sizes(&net->spec, net->classes, net->channels, 64, sizes, sizeof sizes);
-        if (side > 0) st = prepare(net, 1, side, side);
+        if (side > 0) st = net_prepare(net, 1, side, side);
     }
     if (st != CLSEG_OK) {
         net_free(net);
@@ -146,7 +117,7 @@ clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_m
     return CTX_LOCKED(ctx, create(out, ctx, model));
 }
 
-static op_call step_call(const clseg_net *net, int i) {
+op_call net_step_call(const clseg_net *net, int i) {
     return net_layer_call(net->steps, i, net->in_shape, net->input, net->bufs);
 }
 
@@ -185,7 +156,7 @@ static clseg_status alloc_activations(clseg_net *net) {
     return CLSEG_OK;
 }
 
-static clseg_status prepare(clseg_net *net, int n, int height, int width) {
+clseg_status net_prepare(clseg_net *net, int n, int height, int width) {
     clseg_context *ctx = net->ctx;
     if (n < 1 || height < 1 || width < 1)
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "input %dx%dx%d: sizes must be >= 1", n,
@@ -206,7 +177,7 @@ static clseg_status prepare(clseg_net *net, int n, int height, int width) {
     net->in_shape = in;
     uint64_t scratch = 0;
     for (int i = 0; st == CLSEG_OK && i <= net->spec.n_layers; i++) {
-        op_call c = i < net->spec.n_layers ? step_call(net, i) : argmax_call(net);
+        op_call c = i < net->spec.n_layers ? net_step_call(net, i) : argmax_call(net);
         op_choice *ch = i < net->spec.n_layers ? &net->choices[i] : &net->argmax_choice;
         st = tune_select(ctx, &c, ch);
         if (st == CLSEG_OK)
@@ -239,7 +210,7 @@ static clseg_status prepare(clseg_net *net, int n, int height, int width) {
     net->activation_bytes = total;
     net->scratch_needed = scratch;
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
-        op_call c = step_call(net, i);
+        op_call c = net_step_call(net, i);
         st = op_prepare_choice(ctx, &c, &net->choices[i]);
     }
     if (st == CLSEG_OK) {
@@ -287,7 +258,7 @@ static clseg_status run_layers(clseg_net *net, launch_log *log) {
     for (int i = 0; i < net->spec.n_layers; i++) {
         if (log) log->layer = i;
         double t0 = clseg_now_ms();
-        op_call c = step_call(net, i);
+        op_call c = net_step_call(net, i);
         clseg_status st = op_run_choice(net->ctx, &c, &net->choices[i]);
         if (st == CLSEG_OK && log && log->host_ms) {
             st = ctx_finish(net->ctx);
@@ -300,12 +271,12 @@ static clseg_status run_layers(clseg_net *net, launch_log *log) {
 
 clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
-    return CTX_LOCKED(net->ctx, prepare(net, n, height, width));
+    return CTX_LOCKED(net->ctx, net_prepare(net, n, height, width));
 }
 
 /* The output shape of the last layer for an n x height x width input (the net prepared for it). */
 static clseg_status output_shape(clseg_net *net, int n, int height, int width, shape4 *out) {
-    clseg_status st = prepare(net, n, height, width);
+    clseg_status st = net_prepare(net, n, height, width);
     if (st == CLSEG_OK) *out = net->steps[net->spec.n_layers - 1].out;
     return st;
 }
@@ -327,7 +298,7 @@ static clseg_status require_input_sized(clseg_net *net, const char *call, int n,
 static clseg_status forward(clseg_net *net, const float *input, int n, int height, int width,
                             float *logits, launch_log *log) {
     clseg_context *ctx = net->ctx;
-    clseg_status st = prepare(net, n, height, width);
+    clseg_status st = net_prepare(net, n, height, width);
     if (st == CLSEG_OK) st = ctx_write(ctx, net->input, 0, shape4_count(net->in_shape) * 4, input);
     if (st == CLSEG_OK) {
         void (*hook)(void *, const char *, cl_event) = ctx->on_launch;
@@ -497,7 +468,7 @@ static clseg_status set_memory_planning(clseg_net *net, int enabled) {
     net->no_memplan = !enabled;
     shape4 s = net->in_shape;
     free_activations(net);
-    return s.n ? prepare(net, s.n, s.h, s.w) : CLSEG_OK;
+    return s.n ? net_prepare(net, s.n, s.h, s.w) : CLSEG_OK;
 }
 
 clseg_status clseg_net_set_memory_planning(clseg_net *net, int enabled) {
@@ -536,7 +507,7 @@ static const char *source_name(choice_source s) {
     return s == CHOICE_TUNED ? "tuned" : s == CHOICE_CLASS_DEFAULT ? "default" : "generic";
 }
 
-static clseg_status layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
+clseg_status net_layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
     if (!out || i < 0 || i >= net->spec.n_layers)
         return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT,
                         "clseg_net_layer_info: %s (the net has %d layers)",
@@ -561,20 +532,20 @@ static clseg_status layer_info(const clseg_net *net, int i, clseg_layer_info *ou
     out->out_shape[2] = s->out.h;
     out->out_shape[3] = s->out.w;
 
-    op_call c = step_call(net, i);
+    op_call c = net_step_call(net, i);
     op_desc_get(c.kind)->cost(&c, &out->flop, &out->bytes);
     return CLSEG_OK;
 }
 
 clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
     if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
-    return CTX_LOCKED(net->ctx, layer_info(net, i, out));
+    return CTX_LOCKED(net->ctx, net_layer_info(net, i, out));
 }
 
 clseg_status net_layer_signature(const clseg_net *net, int i, char *buf, size_t len) {
     if (!net || !buf || i < 0 || i >= net->spec.n_layers || !net->in_shape.n)
         return CLSEG_ERR_INVALID_ARGUMENT;
-    op_call c = step_call(net, i);
+    op_call c = net_step_call(net, i);
     op_signature(&c, buf, len);
     return CLSEG_OK;
 }
