@@ -790,11 +790,12 @@ static void write_md(FILE *f, const compare_run *r) {
                    "beyond |\n|---:|---|---|---|---|---:|---|---:|---:|\n");
         for (int i = 0; i < dv->n_layers; i++) {
             const clseg_layer_check *c = &dv->layers[i];
-            fprintf(f,
-                    "| %d | %s | %s | %s | %s | %.2e | %.2g + %.2g·\\|ref\\| | %.3g | %llu%s |\n",
-                    i, c->info.name, c->info.op, c->info.variant, c->info.params, c->max_abs_error,
-                    c->atol, c->rtol, c->worst_ratio, (unsigned long long)c->failures,
-                    c->pass ? "" : " **departs**");
+            char tol[64] = "exact";
+            if (c->atol > 0 || c->rtol > 0)
+                snprintf(tol, sizeof tol, "%.2g + %.2g·\\|ref\\|", c->atol, c->rtol);
+            fprintf(f, "| %d | %s | %s | %s | %s | %.2e | %s | %.3g | %llu%s |\n", i, c->info.name,
+                    c->info.op, c->info.variant, c->info.params, c->max_abs_error, tol,
+                    c->worst_ratio, (unsigned long long)c->failures, c->pass ? "" : " **departs**");
         }
     }
     int first = 1;
