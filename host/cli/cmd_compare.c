@@ -85,8 +85,8 @@ static void help(void) {
         "                   name substring) separated by commas\n"
         "  --images DIR     RGB PNG frames (every *.png but *_labels.png); default: samples/ next\n"
         "                   to the model (the bundled models/samples)\n"
-        "  --labels DIR     label PNGs (8-bit gray class indices) named like the frame or\n"
-        "                   NAME_labels.png: adds mIoU per device and for the reference\n"
+        "  --labels DIR     label PNGs (8-bit gray class indices) named NAME_labels.png or like\n"
+        "                   the frame: adds mIoU per device and for the reference\n"
         "  --ignore I       label left out of mIoU (CamVid: 11); default none\n"
         "  --layers         also check every layer: its op's C reference run on the device's own\n"
         "                   inputs to that layer, at the op's tolerance (docs/ops.md); names the\n"
@@ -116,7 +116,8 @@ static int by_name(const void *a, const void *b) {
 }
 
 /* Every *.png of dir but *_labels.png, sorted by name, each with its label file under
-   label_dir (NAME.png, else NAME_labels.png) when label_dir is given. Prints its errors. */
+   label_dir (NAME_labels.png, as in models/samples, else NAME.png, as in CamVid's *annot
+   directories) when label_dir is given. Prints its errors. */
 static int list_frames(const char *dir, const char *label_dir, frame **out, int *count) {
     DIR *d = opendir(dir);
     if (!d) return cli_error("%s: cannot open the directory", dir), 0;
@@ -144,13 +145,13 @@ static int list_frames(const char *dir, const char *label_dir, frame **out, int 
     qsort(f, (size_t)n, sizeof *f, by_name);
     for (int i = 0; label_dir && i < n; i++) {
         int stem = (int)strlen(f[i].name) - 4;
-        snprintf(f[i].label_path, sizeof f[i].label_path, "%s/%s", label_dir, f[i].name);
+        snprintf(f[i].label_path, sizeof f[i].label_path, "%s/%.*s_labels.png", label_dir, stem,
+                 f[i].name);
         if (!is_file(f[i].label_path))
-            snprintf(f[i].label_path, sizeof f[i].label_path, "%s/%.*s_labels.png", label_dir, stem,
-                     f[i].name);
+            snprintf(f[i].label_path, sizeof f[i].label_path, "%s/%s", label_dir, f[i].name);
         if (!is_file(f[i].label_path)) {
-            cli_error("%s: no label file %s/%s or %s", f[i].name, label_dir, f[i].name,
-                      f[i].label_path);
+            cli_error("%s: no label file %s/%.*s_labels.png or %s", f[i].name, label_dir, stem,
+                      f[i].name, f[i].label_path);
             free(f);
             return 0;
         }
