@@ -10,19 +10,7 @@
 
 #include "clseg.h"
 #include "clseg_train.h"
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "public_check.h"
 
 #define W 48
 #define H 32
@@ -211,6 +199,5 @@ int main(void) {
     const char *nets[] = {"seednet.cfg", "segnet-basic.cfg", "unet-lite.cfg", "fcn-lite.cfg"};
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) test_network(ctx, nets[i]);
     clseg_context_free(ctx);
-    printf("test_check_api: %d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_finish("test_check_api");
 }
