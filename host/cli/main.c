@@ -16,6 +16,7 @@ static const struct {
     {"bench", cmd_bench, "time a model per layer and end to end, start-up and memory"},
     {"plan", cmd_plan, "show the kernel variant and parameters chosen for each layer, and why"},
     {"tune", cmd_tune, "time kernel variants on this device and store the fastest (tuning db)"},
+    {"import", cmd_import, "turn an ONNX model into a clseg model file"},
 };
 
 static void usage(FILE *f) {
