@@ -429,7 +429,7 @@ static void layer_name(importer *im, const char *node, const char *type, char *o
         base[sizeof base - 1] = 0;
     }
     snprintf(out, SPEC_NAME_MAX, "%s", base);
-    for (int k = 2;; k++) {
+    for (int k = 2; k < 1000; k++) { /* at most SPEC_MAX_LAYERS names are taken */
         int taken = !strcmp(out, "data");
         for (int i = 0; !taken && i < im->nl; i++) taken = !strcmp(im->layers[i].name, out);
         if (!taken) return;
