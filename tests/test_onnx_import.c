@@ -224,15 +224,6 @@ static void test_rejections(void) {
 }
 
 int main(void) {
-    clseg_model *probe = NULL;
-    char err[512];
-    if (clseg_model_import_onnx(&probe, FIXTURES "unpool_op12.onnx", NULL, err, sizeof err) ==
-            CLSEG_ERR_UNSUPPORTED &&
-        strstr(err, "without ONNX")) {
-        printf("built without ONNX import\n");
-        return tu_finish("test_onnx_import");
-    }
-    clseg_model_free(probe);
     test_seedlike();
     test_dynamic_and_folding();
     test_unpool();

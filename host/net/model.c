@@ -121,8 +121,8 @@ static clseg_status import_onnx_bytes(const uint8_t *data, size_t size,
 #else
     (void)data, (void)size, (void)opts, (void)out;
     return clseg_fail(msg, len, CLSEG_ERR_UNSUPPORTED,
-                      "an ONNX model, but this clseg was built without ONNX import (protobuf-c "
-                      "was not found: Debian libprotobuf-c-dev protobuf-c-compiler)");
+                      "an ONNX model, but this clseg was built without ONNX import (CLSEG_ONNX; it "
+                      "needs protobuf-c: Debian libprotobuf-c-dev protobuf-c-compiler)");
 #endif
 }
 

@@ -667,7 +667,8 @@ static clseg_status fuse_output(importer *im, spec_layer *L) {
     return CLSEG_OK;
 }
 
-static clseg_status map_batchnorm(importer *im) {
+static clseg_status map_batchnorm(importer *im, int unused) {
+    (void)unused;
     value *x, *p[4];
     clseg_status st;
     if ((st = input(im, 0, &x))) return st;
@@ -701,7 +702,8 @@ static clseg_status map_batchnorm(importer *im) {
     return fuse_output(im, L);
 }
 
-static clseg_status map_relu(importer *im) {
+static clseg_status map_relu(importer *im, int unused) {
+    (void)unused;
     value *x;
     clseg_status st;
     if ((st = input(im, 0, &x)) || (st = need_act(im, x, "data"))) return st;
@@ -756,7 +758,8 @@ static clseg_status map_pool(importer *im, int is_max) {
     return CLSEG_OK;
 }
 
-static clseg_status map_unpool(importer *im) {
+static clseg_status map_unpool(importer *im, int unused) {
+    (void)unused;
     value *x, *idx, *shape_in, *y;
     clseg_status st;
     if ((st = input(im, 0, &x)) || (st = input(im, 1, &idx)) || (st = input(im, 2, &shape_in)))
@@ -973,7 +976,8 @@ static clseg_status fold_concat(importer *im, value *const *in, int n_in, int64_
     return CLSEG_OK;
 }
 
-static clseg_status map_concat(importer *im) {
+static clseg_status map_concat(importer *im, int unused) {
+    (void)unused;
     value *in[64];
     int n_in = (int)im->node->n_input, n_const = 0;
     clseg_status st;
@@ -1046,12 +1050,12 @@ static clseg_status fold_binary(importer *im, const value *a, const value *b, ch
     return CLSEG_OK;
 }
 
-static clseg_status map_binary(importer *im, char op) {
+static clseg_status map_binary(importer *im, int op) {
     value *a, *b;
     clseg_status st;
     if ((st = input(im, 0, &a)) || (st = input(im, 1, &b))) return st;
     if (!a || !b) return bad(im, "two inputs needed");
-    if (a->kind == V_CONST && b->kind == V_CONST) return fold_binary(im, a, b, op);
+    if (a->kind == V_CONST && b->kind == V_CONST) return fold_binary(im, a, b, (char)op);
     if (op != '+' || a->kind != V_ACT || b->kind != V_ACT)
         return unsup(im,
                      "only the sum of two activations is supported (an operand '%s' is a "
@@ -1067,7 +1071,8 @@ static clseg_status map_binary(importer *im, char op) {
     return add_layer(im, LAYER_ADD, pair, 2, a->shape, y, &L);
 }
 
-static clseg_status map_constant(importer *im) {
+static clseg_status map_constant(importer *im, int unused) {
+    (void)unused;
     const Onnx__NodeProto *n = im->node;
     value *y;
     clseg_status st = output(im, 0, &y);
@@ -1100,7 +1105,8 @@ static clseg_status map_constant(importer *im) {
     return unsup(im, "only tensor, float and int values are supported");
 }
 
-static clseg_status map_shape(importer *im) {
+static clseg_status map_shape(importer *im, int unused) {
+    (void)unused;
     value *x, *y;
     clseg_status st;
     if ((st = input(im, 0, &x))) return st;
@@ -1126,7 +1132,8 @@ static clseg_status map_shape(importer *im) {
     return CLSEG_OK;
 }
 
-static clseg_status map_gather(importer *im) {
+static clseg_status map_gather(importer *im, int unused) {
+    (void)unused;
     value *data, *idx, *y;
     clseg_status st;
     if ((st = input(im, 0, &data)) || (st = input(im, 1, &idx))) return st;
@@ -1162,7 +1169,8 @@ static clseg_status map_gather(importer *im) {
     return CLSEG_OK;
 }
 
-static clseg_status map_slice(importer *im) {
+static clseg_status map_slice(importer *im, int unused) {
+    (void)unused;
     value *data, *y, *in[4];
     clseg_status st;
     if (im->opset < 10) return unsup(im, "Slice before opset 10 is not supported");
@@ -1254,7 +1262,8 @@ static int is_float_type(int64_t t) {
            t == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
 }
 
-static clseg_status map_cast(importer *im) {
+static clseg_status map_cast(importer *im, int unused) {
+    (void)unused;
     value *x, *y;
     clseg_status st;
     if ((st = input(im, 0, &x))) return st;
@@ -1274,7 +1283,8 @@ static clseg_status map_cast(importer *im) {
     return CLSEG_OK;
 }
 
-static clseg_status map_constant_of_shape(importer *im) {
+static clseg_status map_constant_of_shape(importer *im, int unused) {
+    (void)unused;
     value *x, *y;
     clseg_status st;
     if ((st = input(im, 0, &x))) return st;
@@ -1323,7 +1333,8 @@ static clseg_status map_round(importer *im, int up) {
 }
 
 /* Pad is accepted when it pads nothing: PyTorch puts one before a ceil-mode AveragePool. */
-static clseg_status map_pad(importer *im) {
+static clseg_status map_pad(importer *im, int unused) {
+    (void)unused;
     value *x, *pads_in;
     clseg_status st;
     if ((st = input(im, 0, &x)) || (st = input(im, 1, &pads_in))) return st;
@@ -1342,7 +1353,8 @@ static clseg_status map_pad(importer *im) {
     return alias(im, x);
 }
 
-static clseg_status map_passthrough(importer *im) {
+static clseg_status map_passthrough(importer *im, int unused) {
+    (void)unused;
     value *x;
     clseg_status st;
     if ((st = input(im, 0, &x))) return st;
@@ -1353,107 +1365,39 @@ static clseg_status map_passthrough(importer *im) {
     return alias(im, x);
 }
 
-typedef struct op_entry {
+/* Every op type the importer knows, with its mapper and the mapper's argument. */
+static const struct {
     const char *type;
     clseg_status (*map)(importer *im, int arg);
     int arg;
-} op_entry;
-
-static clseg_status op_conv(importer *im, int a) {
-    return map_conv(im, a);
-}
-static clseg_status op_bn(importer *im, int a) {
-    (void)a;
-    return map_batchnorm(im);
-}
-static clseg_status op_relu(importer *im, int a) {
-    (void)a;
-    return map_relu(im);
-}
-static clseg_status op_pool(importer *im, int a) {
-    return map_pool(im, a);
-}
-static clseg_status op_unpool(importer *im, int a) {
-    (void)a;
-    return map_unpool(im);
-}
-static clseg_status op_resize(importer *im, int a) {
-    return map_resize(im, a);
-}
-static clseg_status op_concat(importer *im, int a) {
-    (void)a;
-    return map_concat(im);
-}
-static clseg_status op_binary(importer *im, int a) {
-    return map_binary(im, (char)a);
-}
-static clseg_status op_constant(importer *im, int a) {
-    (void)a;
-    return map_constant(im);
-}
-static clseg_status op_shape(importer *im, int a) {
-    (void)a;
-    return map_shape(im);
-}
-static clseg_status op_gather(importer *im, int a) {
-    (void)a;
-    return map_gather(im);
-}
-static clseg_status op_slice(importer *im, int a) {
-    (void)a;
-    return map_slice(im);
-}
-static clseg_status op_squeeze(importer *im, int a) {
-    return map_squeeze(im, a);
-}
-static clseg_status op_cast(importer *im, int a) {
-    (void)a;
-    return map_cast(im);
-}
-static clseg_status op_cos(importer *im, int a) {
-    (void)a;
-    return map_constant_of_shape(im);
-}
-static clseg_status op_round(importer *im, int a) {
-    return map_round(im, a);
-}
-static clseg_status op_pad(importer *im, int a) {
-    (void)a;
-    return map_pad(im);
-}
-static clseg_status op_pass(importer *im, int a) {
-    (void)a;
-    return map_passthrough(im);
-}
-
-static const op_entry op_table[] = {
-    {"Conv", op_conv, 0},
-    {"ConvTranspose", op_conv, 1},
-    {"BatchNormalization", op_bn, 0},
-    {"Relu", op_relu, 0},
-    {"MaxPool", op_pool, 1},
-    {"AveragePool", op_pool, 0},
-    {"MaxUnpool", op_unpool, 0},
-    {"Resize", op_resize, 0},
-    {"Upsample", op_resize, 1},
-    {"Concat", op_concat, 0},
-    {"Add", op_binary, '+'},
-    {"Sub", op_binary, '-'},
-    {"Mul", op_binary, '*'},
-    {"Div", op_binary, '/'},
-    {"Constant", op_constant, 0},
-    {"Shape", op_shape, 0},
-    {"Gather", op_gather, 0},
-    {"Slice", op_slice, 0},
-    {"Unsqueeze", op_squeeze, 1},
-    {"Squeeze", op_squeeze, 0},
-    {"Cast", op_cast, 0},
-    {"ConstantOfShape", op_cos, 0},
-    {"Floor", op_round, 0},
-    {"Ceil", op_round, 1},
-    {"Pad", op_pad, 0},
-    {"Identity", op_pass, 0},
-    {"Dropout", op_pass, 0},
+} op_table[] = {
+    {"Conv", map_conv, 0},
+    {"ConvTranspose", map_conv, 1},
+    {"BatchNormalization", map_batchnorm, 0},
+    {"Relu", map_relu, 0},
+    {"MaxPool", map_pool, 1},
+    {"AveragePool", map_pool, 0},
+    {"MaxUnpool", map_unpool, 0},
+    {"Resize", map_resize, 0},
+    {"Upsample", map_resize, 1},
+    {"Concat", map_concat, 0},
+    {"Add", map_binary, '+'},
+    {"Sub", map_binary, '-'},
+    {"Mul", map_binary, '*'},
+    {"Div", map_binary, '/'},
+    {"Constant", map_constant, 0},
+    {"Shape", map_shape, 0},
+    {"Gather", map_gather, 0},
+    {"Slice", map_slice, 0},
+    {"Unsqueeze", map_squeeze, 1},
+    {"Squeeze", map_squeeze, 0},
+    {"Cast", map_cast, 0},
+    {"ConstantOfShape", map_constant_of_shape, 0},
+    {"Floor", map_round, 0},
+    {"Ceil", map_round, 1},
+    {"Pad", map_pad, 0},
+    {"Identity", map_passthrough, 0},
+    {"Dropout", map_passthrough, 0},
 };
 
 /* ---- the graph ------------------------------------------------------------------------------ */
@@ -1681,15 +1625,15 @@ static clseg_status import_graph(importer *im, const Onnx__ModelProto *m,
             printable(d, sizeof d, im->node->domain);
             return unsup(im, "operators of domain '%s' are not supported", d);
         }
-        const op_entry *e = NULL;
-        for (size_t k = 0; k < CLSEG_ARRAY_LEN(op_table) && !e; k++)
-            if (!strcmp(op_table[k].type, im->node->op_type)) e = &op_table[k];
-        if (!e)
+        int e = -1;
+        for (size_t k = 0; k < CLSEG_ARRAY_LEN(op_table) && e < 0; k++)
+            if (!strcmp(op_table[k].type, im->node->op_type)) e = (int)k;
+        if (e < 0)
             return unsup(im,
                          "op type %.63s is not supported by clseg's importer (docs/onnx.md "
                          "lists what is)",
                          im->node->op_type);
-        if ((st = e->map(im, e->arg))) return st;
+        if ((st = op_table[e].map(im, op_table[e].arg))) return st;
     }
     im->node = NULL;
     if (g->n_output != 1)
