@@ -28,7 +28,8 @@ bash .ci/check-exports.sh build-shared
 echo "== build (warnings are errors)"
 # CLSEG_BUILD_TESTS=ON explicitly: .ci/demo.sh (README's first command) configures the same build
 # directory without tests, and a cached OFF would otherwise leave ctest nothing to run.
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCLSEG_WERROR=ON -DCLSEG_BUILD_TESTS=ON >/dev/null
+# CLSEG_ONNX=ON: CI always builds (and so tests) the ONNX importer; a missing protobuf-c fails.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCLSEG_WERROR=ON -DCLSEG_BUILD_TESTS=ON -DCLSEG_ONNX=ON >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== devices"

@@ -161,6 +161,11 @@ CLSEG_API void clseg_context_startup_stats(const clseg_context *ctx, clseg_start
 
 typedef struct clseg_model clseg_model;
 
+/* Reads a model file: a .clsm (docs/model-format.md), or an ONNX model (a file whose name ends
+   in .onnx, or whose content is not a .clsm but looks like ONNX), which is imported with the
+   defaults of clseg_model_import_onnx. Fails with CLSEG_ERR_IO, CLSEG_ERR_FORMAT (a one-line
+   message prefixed by the path), CLSEG_ERR_UNSUPPORTED for an ONNX graph clseg cannot run, or
+   for any ONNX file when clseg was built without protobuf-c. Free with clseg_model_free. */
 CLSEG_API clseg_status clseg_model_load(clseg_model **out, const char *path, char *errbuf,
                                         size_t errbuf_size);
 CLSEG_API void clseg_model_free(clseg_model *model);
@@ -202,6 +207,43 @@ CLSEG_API clseg_status clseg_model_init(clseg_model **out, const char *spec_path
    in the same directory, then a rename, so a reader sees the old file or the new one. */
 CLSEG_API clseg_status clseg_model_save(const clseg_model *model, const char *path, char *errbuf,
                                         size_t errbuf_size);
+
+/* How clseg_model_import_onnx turns an ONNX graph into a model (docs/onnx.md). Start from
+   CLSEG_MODEL_IMPORT_OPTIONS_INIT or clseg_model_import_options_init (struct_size as in
+   clseg_context_options); every field 0 / NULL means its default. */
+typedef struct clseg_model_import_options {
+    size_t struct_size;
+    int input_width, input_height; /* the input size the graph is mapped for: pins a dynamic
+                                      height / width; must equal a static one (0 = the graph's) */
+    int classes; /* 0 = the graph output's channel count; otherwise it must equal it */
+    const char *const *class_names; /* `classes` names (set classes too), as in
+                                       clseg_model_init_options; NULL = CamVid's when the output
+                                       has 12 channels, else class0, class1.. */
+    const uint8_t (*palette)[3];    /* `classes` colours; NULL = CamVid's for 12, else generated */
+    const float *mean; /* n_mean values, one per input channel, subtracted from pixel/255 before
+                          the graph (NULL = ImageNet's 0.485, 0.456, 0.406) */
+    int n_mean;        /* must equal the graph's input channels when mean is given */
+    const float *std;  /* n_std values, the divisors (each > 0; NULL = ImageNet's 0.229, 0.224,
+                          0.225) */
+    int n_std;
+} clseg_model_import_options;
+#define CLSEG_MODEL_IMPORT_OPTIONS_INIT .struct_size = sizeof(clseg_model_import_options)
+/* All defaults (every field 0 / NULL) with struct_size set. */
+CLSEG_API void clseg_model_import_options_init(clseg_model_import_options *opts);
+
+/* A model from an ONNX file (opsets 7..18; protobuf, weights inside the file): the graph's Conv
+   (+ BatchNormalization) (+ Relu), ConvTranspose, MaxPool, AveragePool, MaxUnpool, Resize /
+   Upsample, Concat, Add (+ Relu) become clseg layers, the shape arithmetic exporters emit is
+   folded, and the result is checked against ONNX's shapes for the input size; docs/onnx.md has the
+   exact mapping. opts may be NULL for defaults. Fails with CLSEG_ERR_IO (unreadable file),
+   CLSEG_ERR_FORMAT (not ONNX, truncated, inconsistent), CLSEG_ERR_UNSUPPORTED (an op, attribute
+   or shape clseg cannot run: the message names the node, its op type and the opset; also when
+   clseg was built without protobuf-c), CLSEG_ERR_INVALID_ARGUMENT (options that do not fit the
+   graph). On failure *out is NULL and errbuf (may be NULL) receives a one-line message prefixed
+   by the path. Free the model with clseg_model_free; clseg_model_save writes it as a .clsm. */
+CLSEG_API clseg_status clseg_model_import_onnx(clseg_model **out, const char *path,
+                                               const clseg_model_import_options *opts, char *errbuf,
+                                               size_t errbuf_size);
 
 /* The network's name (the spec's `name`, e.g. "seednet"); "" for NULL. */
 CLSEG_API const char *clseg_model_network_name(const clseg_model *model);

@@ -18,6 +18,7 @@ static const struct {
     {"tune", cmd_tune, "time kernel variants on this device and store the fastest (tuning db)"},
     {"compare", cmd_compare,
      "check devices against each other and the C reference, layer by layer"},
+    {"import", cmd_import, "turn an ONNX model into a clseg model file"},
 };
 
 static void usage(FILE *f) {

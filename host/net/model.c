@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onnx_import.h"
+
 #define TAG_SPEC             "SPEC"
 #define TAG_CLAS             "CLAS"
 #define TAG_PALT             "PALT"
@@ -109,6 +111,30 @@ const uint8_t *clseg_model_class_color(const clseg_model *m, int i) {
     return m->palette[i];
 }
 
+/* ONNX import: the file is read here and handed to onnx_import (onnx_import.c, built only when
+   protobuf-c is found). */
+static clseg_status import_onnx_bytes(const uint8_t *data, size_t size,
+                                      const clseg_model_import_options *opts, clseg_model **out,
+                                      char *msg, size_t len) {
+#ifdef CLSEG_HAVE_ONNX
+    return onnx_import(data, size, opts, out, msg, len);
+#else
+    (void)data, (void)size, (void)opts, (void)out;
+    return clseg_fail(msg, len, CLSEG_ERR_UNSUPPORTED,
+                      "an ONNX model, but this clseg was built without ONNX import (CLSEG_ONNX; it "
+                      "needs protobuf-c: Debian libprotobuf-c-dev protobuf-c-compiler)");
+#endif
+}
+
+static int ends_with_onnx(const char *path) {
+    size_t n = strlen(path);
+    if (n < 5) return 0;
+    const char *ext = path + n - 5;
+    for (int i = 0; i < 5; i++)
+        if ((ext[i] | 0x20) != ".onnx"[i]) return 0;
+    return 1;
+}
+
 clseg_status clseg_model_load(clseg_model **out, const char *path, char *errbuf,
                               size_t errbuf_size) {
     if (out) *out = NULL;
@@ -119,8 +145,55 @@ clseg_status clseg_model_load(clseg_model **out, const char *path, char *errbuf,
     clseg_status st =
         clseg_read_file(path, MODEL_MAX_FILE_BYTES, &data, &size, errbuf, errbuf_size);
     if (st != CLSEG_OK) return st;
-    char msg[512];
-    st = model_parse(data, size, out, msg, sizeof msg);
+    char msg[768];
+    int clsm = size >= MODEL_MAGIC_LEN && !memcmp(data, MODEL_MAGIC, MODEL_MAGIC_LEN);
+    if (!clsm && (ends_with_onnx(path) || onnx_sniff(data, size))) {
+        clseg_model_import_options o;
+        clseg_model_import_options_init(&o);
+        st = import_onnx_bytes(data, size, &o, out, msg, sizeof msg);
+    } else {
+        st = model_parse(data, size, out, msg, sizeof msg);
+    }
+    free(data);
+    if (st != CLSEG_OK) return clseg_fail(errbuf, errbuf_size, st, "%s: %s", path, msg);
+    return CLSEG_OK;
+}
+
+void clseg_model_import_options_init(clseg_model_import_options *opts) {
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = sizeof *opts;
+}
+
+clseg_status clseg_model_import_onnx(clseg_model **out, const char *path,
+                                     const clseg_model_import_options *opts, char *errbuf,
+                                     size_t errbuf_size) {
+    if (out) *out = NULL;
+    if (!out || !path)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "NULL argument");
+    clseg_model_import_options o;
+    clseg_model_import_options_init(&o);
+    if (opts) {
+        if (opts->struct_size == 0)
+            return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                              "options struct_size is 0: start from "
+                              "CLSEG_MODEL_IMPORT_OPTIONS_INIT or "
+                              "clseg_model_import_options_init()");
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+        o.struct_size = sizeof o;
+    }
+    if (o.input_width < 0 || o.input_height < 0 || o.input_width > CLSEG_MAX_DIM ||
+        o.input_height > CLSEG_MAX_DIM || o.classes < 0 || o.classes > MODEL_MAX_CLASSES ||
+        (o.class_names && !o.classes) || (o.palette && !o.classes))
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "bad import options (input size, classes, or names without classes)");
+    uint8_t *data = NULL;
+    size_t size = 0;
+    clseg_status st =
+        clseg_read_file(path, MODEL_MAX_FILE_BYTES, &data, &size, errbuf, errbuf_size);
+    if (st != CLSEG_OK) return st;
+    char msg[768];
+    st = import_onnx_bytes(data, size, &o, out, msg, sizeof msg);
     free(data);
     if (st != CLSEG_OK) return clseg_fail(errbuf, errbuf_size, st, "%s: %s", path, msg);
     return CLSEG_OK;
