@@ -18,6 +18,16 @@ if [ ${#targets[@]} -eq 0 ]; then
     for t in "$build"/tests/fuzz/fuzz_*; do [ -x "$t" ] && targets+=("${t##*/fuzz_}"); done
 fi
 work=${FUZZ_WORK:-$(mktemp -d)}
+# fuzz_exec runs on an OpenCL device: load only its driver's ICD (Mesa's clover, which has no
+# device here, leaves allocations LSan cannot attribute) and suppress the drivers' own
+# process-lifetime caches, never clseg's leaks (docs/reliability.md).
+device=${CLSEG_DEVICE:-pocl}
+if [ -z "${OCL_ICD_VENDORS:-}" ] && [ -f "/etc/OpenCL/vendors/$device.icd" ]; then
+    export OCL_ICD_VENDORS=/etc/OpenCL/vendors/$device.icd
+fi
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/../../.ci/lsan.supp}
+# ... which match only with full stacks: the drivers' JIT code has no frame pointers.
+exec_asan=fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 status=0
 for t in "${targets[@]}"; do
     mkdir -p "$work/$t"
@@ -25,8 +35,10 @@ for t in "${targets[@]}"; do
     [ "$seconds" -gt 0 ] && flags+=("-max_total_time=$seconds")
     [ -f "$here/$t.dict" ] && flags+=("-dict=$here/$t.dict")
     echo "== fuzz_$t ${flags[*]} $*"
-    if "$build/tests/fuzz/fuzz_$t" "${flags[@]}" "$@" "$work/$t" "$here/corpus/$t" \
-        >"$work/$t.log" 2>&1; then
+    asan=${ASAN_OPTIONS:-}
+    [ "$t" = exec ] && asan=$exec_asan
+    if ASAN_OPTIONS=$asan "$build/tests/fuzz/fuzz_$t" "${flags[@]}" "$@" "$work/$t" \
+        "$here/corpus/$t" >"$work/$t.log" 2>&1; then
         grep -E '^stat::number_of_executed_units|^Done' "$work/$t.log" || true
     else
         status=1
