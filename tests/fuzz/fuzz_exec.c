@@ -391,8 +391,14 @@ static void observe(void *user, const net_ref_layer *l) {
 
 static clseg_context *ctx;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc, (void)argv;
+/* A context keeps every program it compiled, one per kernel source and set of build defines,
+   and the networks here ask for ever new ones (pool windows, strides, tiles): a fresh context
+   every so many keeps the process within the fuzzer's memory limit (the on-disk binary cache
+   makes the rebuilds cheap). */
+#define CONTEXT_MAX_PROGRAMS 128
+
+static void new_context(void) {
+    clseg_context_free(ctx);
     const char *dev = getenv("CLSEG_DEVICE");
     clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = dev && *dev ? dev : "pocl",
                                .tuning_db = ""};
@@ -401,6 +407,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fprintf(stderr, "fuzz_exec: no device: %s\n", err);
         exit(1);
     }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    new_context();
     return 0;
 }
 
@@ -486,6 +497,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     clseg_model *m = NULL;
     clseg_net *net = NULL;
     if (!g || !steps || !o) goto done;
+    if (ctx->n_programs > CONTEXT_MAX_PROGRAMS) new_context();
     g->b = &b;
     shape4 in = generate(g);
     spec_text = g->text;
