@@ -500,8 +500,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ctx->n_programs > CONTEXT_MAX_PROGRAMS) new_context();
     g->b = &b;
     shape4 in = generate(g);
+    int memory_planning = take(&b, 4) != 0; /* off: every tensor in its own buffer */
     spec_text = g->text;
-    say("input %dx%dx%dx%d\n%s", in.n, in.c, in.h, in.w, g->text);
+    say("input %dx%dx%dx%d%s\n%s", in.n, in.c, in.h, in.w,
+        memory_planning ? "" : ", memory planning off", g->text);
     uint64_t seed = 1;
     for (size_t i = 0; i < size; i++) seed = seed * 131 + data[i];
 
@@ -547,6 +549,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         goto done;
     }
 
+    if (!memory_planning && clseg_net_set_memory_planning(net, 0) != CLSEG_OK)
+        FINDING("clseg_net_set_memory_planning: %s", clseg_context_error(ctx));
     shape4 out = ref_ok ? steps[last].out : (shape4){in.n, K, in.h, in.w};
     int same_size = out.h == in.h && out.w == in.w;
     /* Exactly the values the call may write: ASan sees one more. */
