@@ -291,6 +291,20 @@ static void nets(clseg_model *model) {
     NET("profiling", clseg_net_forward_profiled(net, x, 1, 8, 8, y, ms, CLSEG_LAYER_TIMING_EVENTS));
     NET("width", clseg_net_forward_profiled(net, x, 1, 8, 0, y, ms, CLSEG_LAYER_TIMING_HOST));
 
+#ifdef CLSEG_HAVE_FORWARD_INTO
+    int shape[4];
+    ST(clseg_net_output_shape(NULL, 1, 8, 8, shape));
+    NET("NULL", clseg_net_output_shape(net, 1, 8, 8, NULL));
+    NET("batch", clseg_net_output_shape(net, 0, 8, 8, shape));
+    NET("width", clseg_net_output_shape(net, 1, 8, -1, shape));
+    size_t need = (size_t)clseg_model_num_classes(model) * 8 * 8; /* tiny.cfg keeps the size */
+    ST(clseg_net_forward_into(NULL, x, 1, 8, 8, y, need));
+    NET("NULL", clseg_net_forward_into(net, NULL, 1, 8, 8, y, need));
+    NET("NULL", clseg_net_forward_into(net, x, 1, 8, 8, NULL, need));
+    NET(NULL, clseg_net_forward_into(net, x, 1, 8, 8, y, 0));
+    NET(NULL, clseg_net_forward_into(net, x, 1, 8, 8, y, need - 1));
+    NET("height", clseg_net_forward_into(net, x, 1, 0, 8, y, need));
+#endif
     ST(clseg_net_set_memory_planning(NULL, 1));
     clseg_memory_stats st;
     memset(&st, 0xff, sizeof st);
