@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh - README's second command: install, format check, -Werror build, the ctest suite on PoCL
+# test.sh - README's second command: install, the demo (README's first command), layering and
+# export checks, format check, -Werror build, the ctest suite on PoCL
 # and on Mesa rusticl (llvmpipe), the cross-device end-to-end check, an ASan+UBSan build
 # running the host-side (reference and file-parsing) tests, the fault-injection sweeps under
 # ASan/LSan on both devices, and a 30 s smoke run of every fuzz target (docs/reliability.md).
@@ -7,6 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/deps.sh
 jobs=$(nproc)
+
+# README's two commands run in order on one clone: the demo first (it configures build/ without
+# tests), then this script, which must still build and run every test in build/.
+if [ "${CLSEG_SKIP_DEMO:-0}" != 1 ]; then
+    echo "== README's first command (.ci/demo.sh), before the tests"
+    bash .ci/demo.sh
+fi
 
 echo "== format check (clang-format)"
 git ls-files -- '*.c' '*.h' '*.cl' | xargs clang-format --dry-run -Werror
@@ -41,6 +49,14 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLSEG_SANITIZE=ON -DCLSEG_WE
     -DCLSEG_BUILD_TESTS=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --no-tests=error --test-dir build-asan --output-on-failure -L host
+
+echo "== ThreadSanitizer: threads sharing a net, and a context each (PoCL)"
+# PoCL only: Mesa rusticl's Rust worker threads synchronise in ways TSan cannot see (memcpy
+# between its threads and ours after clFinish is reported as a race; docs/reliability.md).
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCLSEG_TSAN=ON -DCLSEG_WERROR=ON \
+    -DCLSEG_BUILD_TESTS=ON >/dev/null
+cmake --build build-tsan -j"$jobs" --target test_net_shapes
+CLSEG_DEVICE=pocl ctest --no-tests=error --test-dir build-tsan --output-on-failure -R '^test_net_shapes$'
 
 echo "== fault injection (ASan/LSan): every OpenCL call, then every allocation, of a forward pass fails in turn;"
 echo "   every public call misused (test_api_misuse); fuzz_exec's corpus replayed"

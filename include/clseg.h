@@ -88,6 +88,15 @@ CLSEG_API clseg_status clseg_devices_list(clseg_device_info **out, size_t *count
 /* Releases memory that clseg handed to the caller (device lists, label maps). NULL is fine. */
 CLSEG_API void clseg_free(void *ptr);
 
+/* ---- Threads ---------------------------------------------------------------------------------
+   Contexts are independent: threads may each use their own context (and its nets) freely. A
+   context and the nets created on it may also be shared between threads: the calls on them are
+   serialised by a lock per context (they run one at a time, in no particular order). A handle
+   must not be freed while another thread uses it. clseg_context_error is the text of the last
+   failed call on the context from any thread: read it in the thread that got the failure before
+   that thread (or another) makes the next call. Training sessions (clseg_train.h), tuners
+   and plans (clseg_tune.h) do not take the lock: give each a context of its own. */
+
 /* ---- Context: one device, its queue, and the compiled kernels ------------------------------ */
 
 typedef struct clseg_context clseg_context;
@@ -198,6 +207,10 @@ CLSEG_API clseg_status clseg_model_save(const clseg_model *model, const char *pa
 CLSEG_API const char *clseg_model_network_name(const clseg_model *model);
 /* Layers of the network description (without the final argmax); 0 for NULL. */
 CLSEG_API int clseg_model_layer_count(const clseg_model *model);
+/* Which square input sizes (sides 1 to 256) the model's network takes, as a phrase for people
+   ("any size from 8x8", "sides that are multiples of 3", ...) in buf; returns the accepted side
+   nearest to `near` (0 if none, -1 for a NULL argument). */
+CLSEG_API int clseg_model_input_sizes(const clseg_model *model, int near, char *buf, size_t len);
 /* Input channels the network takes (3 for RGB); 0 for NULL. */
 CLSEG_API int clseg_model_input_channels(const clseg_model *model);
 /* Learnable values: every weight, bias and BatchNorm tensor element; 0 for NULL. */
@@ -229,9 +242,24 @@ CLSEG_API clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int
                                          uint8_t *labels);
 
 /* Runs the network on a normalised NCHW float32 batch (n x 3 x height x width) and writes the
-   class scores (n x K x height x width, before softmax) to logits. */
+   class scores (n x K x height x width, before softmax) to logits: exactly that many floats. A
+   network whose output has another shape is refused with CLSEG_ERR_UNSUPPORTED (a message with
+   both shapes), as is segment() on it: use clseg_net_output_shape and clseg_net_forward_into. */
 CLSEG_API clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int height,
                                          int width, float *logits);
+
+/* The output shape {n, channels, height, width} of the network for an n x height x width input
+   (the net is prepared for that size). A size the network cannot take fails with
+   CLSEG_ERR_INVALID_ARGUMENT and a message naming the sizes it can (e.g. "sides that are
+   multiples of 3"). */
+CLSEG_API clseg_status clseg_net_output_shape(clseg_net *net, int n, int height, int width,
+                                              int out[4]);
+
+/* Runs the network, whatever the shape of its output, into out, a buffer of `capacity` floats:
+   fails with CLSEG_ERR_INVALID_ARGUMENT (and writes nothing) when the output
+   (clseg_net_output_shape) holds more. */
+CLSEG_API clseg_status clseg_net_forward_into(clseg_net *net, const float *input, int n, int height,
+                                              int width, float *out, size_t capacity);
 
 /* ---- Benchmarking: per-layer timing, variants, memory ------------------------------------- */
 
@@ -294,6 +322,72 @@ typedef enum clseg_layer_timing {
 CLSEG_API clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int n,
                                                   int height, int width, float *logits,
                                                   double *layer_ms, clseg_layer_timing timing);
+
+/* ---- Checking a device against the C reference --------------------------------------------
+   What `clseg compare` is built from (docs/compare.md): the plain C forward of a model on the
+   host, every layer's output of a device forward, and a check of each layer against its op's C
+   reference run on the device's own inputs to that layer, so an error is blamed on the layer
+   that makes it and not on the layers after it. */
+
+/* The model's forward with the C reference ops on the host (no OpenCL; BatchNorm folded as
+   clseg_net_create folds it; one thread, so seconds to minutes for a full frame): the oracle a
+   device is held to. input is a normalised NCHW float32 batch (n x channels x height x width,
+   as clseg_net_forward takes); the network's output (clseg_net_output_shape's shape) goes to
+   out, a buffer of `capacity` floats. Errors (one line in errbuf, may be NULL):
+   CLSEG_ERR_INVALID_ARGUMENT for a NULL pointer, a size the network cannot take or a capacity
+   below the output's size; CLSEG_ERR_OUT_OF_MEMORY. Reentrant: the model is only read. */
+CLSEG_API clseg_status clseg_model_reference_forward(const clseg_model *model, const float *input,
+                                                     int n, int height, int width, float *out,
+                                                     size_t capacity, char *errbuf,
+                                                     size_t errbuf_size);
+
+/* Normalises an interleaved 8-bit RGB image (as clseg_net_segment takes it) into the planar
+   float input the network expects (3 x height x width floats in chw, (pixel / 255 - mean) / std
+   with the model's mean and std), exactly as clseg_net_segment does before its forward.
+   CLSEG_ERR_INVALID_ARGUMENT for a NULL pointer, a size below 1 or a model that does not take
+   3 channels. */
+CLSEG_API clseg_status clseg_model_normalize_rgb(const clseg_model *model, const uint8_t *rgb,
+                                                 int width, int height, float *chw);
+
+/* Receives layer `layer`'s output (shape {n, c, h, w}, shape[0]*..*shape[3] floats) during
+   clseg_net_forward_layers. The data is valid only during the call. */
+typedef void (*clseg_layer_output_fn)(void *user, int layer, const int shape[4], const float *data);
+
+/* Runs the network on input (as clseg_net_forward) one layer at a time and hands each layer's
+   output, read back from the device right after the layer ran, to fn in execution order. Slower
+   than a forward (a synchronisation and a read-back per layer); for inspecting a device, not for
+   production. Errors as clseg_net_forward (clseg_context_error). */
+CLSEG_API clseg_status clseg_net_forward_layers(clseg_net *net, const float *input, int n,
+                                                int height, int width, clseg_layer_output_fn fn,
+                                                void *user);
+
+/* One layer's output from a device compared with its op's C reference on the same inputs. An
+   element passes when |device - reference| <= atol + rtol * |reference| (NaN fails); the
+   tolerance is the op's, the one the op tests hold every kernel variant to (docs/ops.md). A
+   max-pool with indices is checked on both outputs (the indices exactly). */
+typedef struct clseg_layer_check {
+    clseg_layer_info info; /* name, op, variant and parameters in use, output shape */
+    double atol, rtol;     /* the op's tolerance for this layer's parameters */
+    double max_abs_error;  /* max |device - reference| over the output (NaN if one is NaN) */
+    double max_abs_ref;    /* max |reference| over the output */
+    double worst_ratio;    /* max |error| / (atol + rtol |reference|): above 1 fails (infinity
+                              for a wrong value where the tolerance is 0, or a NaN) */
+    uint64_t elements;     /* values compared */
+    uint64_t failures;     /* values beyond the tolerance */
+    int worst_index[4];    /* n, c, y, x of the element with the worst ratio */
+    double worst_got, worst_want; /* ... its device and reference values */
+    int pass;                     /* failures == 0 */
+} clseg_layer_check;
+
+/* Runs the network on input (as clseg_net_forward_layers) and checks every layer: the op's C
+   reference is run on what the DEVICE gave the layer (its input layers' device outputs, and the
+   weights as uploaded to the device), and the layer's device output is compared with it.
+   results receives clseg_net_layer_count entries; count is the room in results (fewer is
+   CLSEG_ERR_INVALID_ARGUMENT). The first layer (in execution order) with pass == 0 is where the
+   device departs from the reference. Runs each layer's reference once on the host, so it takes
+   about as long as clseg_model_reference_forward. Errors as clseg_net_forward. */
+CLSEG_API clseg_status clseg_net_check_layers(clseg_net *net, const float *input, int n, int height,
+                                              int width, clseg_layer_check *results, int count);
 
 /* ---- Utilities the clseg command shares with library users ------------------------------- */
 

@@ -50,6 +50,22 @@ CLSEG_API clseg_status clseg_metrics_write_json(const clseg_metrics *metrics, co
                                                 const char *model_label, char *errbuf,
                                                 size_t errbuf_size);
 
+/* Metrics of label maps the caller already has (e.g. from several devices, or a reference):
+   an empty set for model's classes (names copied) with ignore_index (-1 = none) that
+   clseg_metrics_add fills one image at a time; every field is up to date after each add.
+   device is stored as the metrics' device name (NULL = ""). Free with clseg_metrics_free. */
+CLSEG_API clseg_status clseg_metrics_create(clseg_metrics **out, const clseg_model *model,
+                                            int ignore_index, const char *device, char *errbuf,
+                                            size_t errbuf_size);
+
+/* Adds one image of `pixels` pixels: truth, the ground-truth labels, and pred, the predicted
+   ones (pixels bytes each). A truth label that is neither a class nor the ignore index, or a
+   prediction that is not a class, is CLSEG_ERR_FORMAT (errbuf says which) and adds nothing.
+   segment_ms is added to the metrics' segment_ms (0 if not timed). */
+CLSEG_API clseg_status clseg_metrics_add(clseg_metrics *metrics, const uint8_t *truth,
+                                         const uint8_t *pred, size_t pixels, double segment_ms,
+                                         char *errbuf, size_t errbuf_size);
+
 /* Called after each image: done of total, elapsed_s seconds since the evaluation began. */
 typedef void (*clseg_eval_progress_fn)(void *user, int done, int total, double elapsed_s);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops/backward.h"
+#include "ops/desc.h"
 #include "ref/ref_backward.h"
 #include "testutil.h"
 #include "tune/select.h"
@@ -29,18 +30,10 @@ static const grad_case cases[] = {
     {2, 9, 10, 20, 8, 3, 2, 1, 1, 1}, {1, 3, 3, 5, 5, 1, 1, 0, 0, 1},
 };
 
-/* A sum of `terms` products of values in [-1, 1] in another order and with mad: the float
-   rounding is about eps * sqrt(terms) * |partial sums|; 3e-5 * sqrt(terms) keeps a margin above
-   30x (see test_conv2d.c) while one missing or extra term (~0.25) still fails. */
-static float atol_for(double terms) {
-    return 3e-5f * sqrtf((float)(terms > 1 ? terms : 1));
-}
-#define GRAD_RTOL 1e-4f
-
-/* Runs one configuration into fresh guarded outputs (NaN before) and compares them. */
+/* Runs one configuration into fresh guarded outputs (NaN before) and compares them at the op's
+   tolerance (its description). */
 static void check_config(clseg_context *ctx, const tu_config *cfg, op_call call, int n_out,
-                         const size_t counts[2], float *const want[2], float atol,
-                         const char *what) {
+                         const size_t counts[2], float *const want[2], const char *what) {
     tu_guarded out[2] = {{0}, {0}};
     for (int i = 0; i < n_out; i++) {
         CHECK(tu_guarded_create(ctx, counts[i], NULL, &out[i]), "%s: guarded buffer", what);
@@ -54,7 +47,8 @@ static void check_config(clseg_context *ctx, const tu_config *cfg, op_call call,
         char label[256];
         snprintf(label, sizeof label, "%s %s out[%d]", what, cfg->label, i);
         CHECK(tu_guarded_read(ctx, &out[i], got), "%s: guard regions", label);
-        CHECK(tu_allclose(label, got, want[i], counts[i], atol, GRAD_RTOL), "%s", label);
+        const op_tolerance tol = op_desc_get(call.kind)->tolerance(&call, i);
+        CHECK(tu_allclose(label, got, want[i], counts[i], tol.atol, tol.rtol), "%s", label);
         free(got);
         tu_guarded_free(&out[i]);
     }
@@ -103,11 +97,8 @@ static void run_case(clseg_context *ctx, const grad_case *c, uint64_t seed) {
     tu_config cfgs[16];
     int nc = tu_op_configs(ctx, &call, cfgs, 16);
     CHECK(nc >= 2, "%s: data gradient has no variant", what);
-    /* each dx sums cout * k * k / stride^2 taps at most */
-    float data_atol = atol_for((double)c->cout * c->k * c->k);
     for (int i = 0; i < nc; i++)
-        check_config(ctx, &cfgs[i], call, 1, (size_t[2]){xn, 0}, (float *[2]){dx, NULL}, data_atol,
-                     what);
+        check_config(ctx, &cfgs[i], call, 1, (size_t[2]){xn, 0}, (float *[2]){dx, NULL}, what);
 
     /* Weight gradient: x, dy -> dw, db (and once without db). */
     call.kind = c->deconv ? OP_DECONV2D_BWD_WEIGHT : OP_CONV2D_BWD_WEIGHT;
@@ -117,15 +108,11 @@ static void run_case(clseg_context *ctx, const grad_case *c, uint64_t seed) {
     call.out[1].s = (shape4){1, 1, 1, c->cout};
     nc = tu_op_configs(ctx, &call, cfgs, 16);
     CHECK(nc >= 2, "%s: weight gradient has no variant", what);
-    /* each dw sums one product per pixel of the smaller side (and db one per pixel of dy) */
-    float weight_atol =
-        atol_for((double)c->n * (double)CLSEG_MAX(shape4_plane(xs), shape4_plane(ys)));
     for (int i = 0; i < nc; i++)
         check_config(ctx, &cfgs[i], call, 2, (size_t[2]){wn, (size_t)c->cout}, (float *[2]){dw, db},
-                     weight_atol, what);
+                     what);
     call.out[1].mem = NULL;
-    check_config(ctx, &cfgs[0], call, 1, (size_t[2]){wn, 0}, (float *[2]){dw, NULL}, weight_atol,
-                 what);
+    check_config(ctx, &cfgs[0], call, 1, (size_t[2]){wn, 0}, (float *[2]){dw, NULL}, what);
 
     clReleaseMemObject(xm);
     clReleaseMemObject(wm);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops/backward.h"
+#include "ops/desc.h"
 #include "ref/ref.h"
 #include "ref/ref_backward.h"
 #include "testutil.h"
@@ -56,12 +57,14 @@ static cl_mem upload(clseg_context *ctx, const void *host, size_t bytes) {
 
 /* ---- BatchNorm ---- */
 
-/* Statistics sum M = n*h*w values of magnitude ~2 in float (64 lanes, then the lanes): error
-   ~ eps * sqrt(M) relative, so 1e-5 + 1e-4 relative is generous for M <= 3000 and still catches
-   any missed element (1/M of the sum). The backward is fed the reference's `saved`, so its ReLU
-   mask is the reference's exactly. */
-#define BN_ATOL 2e-5f
-#define BN_RTOL 2e-4f
+/* Compares n values with the reference at the tolerance of c's out[k] (the op's description). */
+static int close_to(const op_call *c, int k, const char *what, const float *got, const float *want,
+                    size_t n) {
+    const op_tolerance t = op_desc_get(c->kind)->tolerance(c, k);
+    return tu_allclose(what, got, want, n, t.atol, t.rtol);
+}
+
+/* The backward is fed the reference's `saved`, so its ReLU mask is the reference's exactly. */
 
 static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
     const size_t n = shape4_count(s), C = (size_t)s.c, S = BN_SAVED_PER_CHANNEL * C;
@@ -106,14 +109,11 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
             CHECK_OK(ctx_write(ctx, o.g[3].mem, 0, C * 4, rv0));
             CHECK_OK(tu_run_config(ctx, &cfgs[i], &c));
             for (int k = 0; k < 4; k++) tu_guarded_read(ctx, &o.g[k], o.got[k]);
-            CHECK(tu_allclose(what, o.got[0], y, n, BN_ATOL, BN_RTOL), "%s %s y", what,
+            CHECK(close_to(&c, 0, what, o.got[0], y, n), "%s %s y", what, cfgs[i].label);
+            CHECK(close_to(&c, 1, what, o.got[1], saved, S), "%s %s saved", what, cfgs[i].label);
+            CHECK(close_to(&c, 2, what, o.got[2], rm, C), "%s %s running mean", what,
                   cfgs[i].label);
-            CHECK(tu_allclose(what, o.got[1], saved, S, BN_ATOL, BN_RTOL), "%s %s saved", what,
-                  cfgs[i].label);
-            CHECK(tu_allclose(what, o.got[2], rm, C, BN_ATOL, BN_RTOL), "%s %s running mean", what,
-                  cfgs[i].label);
-            CHECK(tu_allclose(what, o.got[3], rv, C, BN_ATOL, BN_RTOL), "%s %s running var", what,
-                  cfgs[i].label);
+            CHECK(close_to(&c, 3, what, o.got[3], rv, C), "%s %s running var", what, cfgs[i].label);
         }
         outs_free(&o);
     }
@@ -122,8 +122,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         outs o = {2, {n, S}, {{0}}, {0}};
         op_call c = call;
         if (run_into(ctx, &cfgs[0], &c, &o, what))
-            CHECK(tu_allclose(what, o.got[0], y, n, BN_ATOL, BN_RTOL), "%s: no running stats",
-                  what);
+            CHECK(close_to(&c, 0, what, o.got[0], y, n), "%s: no running stats", what);
         outs_free(&o);
     }
 
@@ -138,14 +137,9 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         outs o = {3, {n, C, C}, {{0}}, {0}};
         op_call c = call;
         if (run_into(ctx, &cfgs[i], &c, &o, what)) {
-            /* dx ~ scale * (dy - mean dy - xhat * mean(dy xhat)): the means carry the sums'
-               rounding, ~1e-6 of O(1) values. */
-            CHECK(tu_allclose(what, o.got[0], dx, n, 1e-4f, BN_RTOL), "%s %s dx", what,
-                  cfgs[i].label);
-            CHECK(tu_allclose(what, o.got[1], dgamma, C, 1e-4f, BN_RTOL), "%s %s dgamma", what,
-                  cfgs[i].label);
-            CHECK(tu_allclose(what, o.got[2], dbeta, C, 1e-4f, BN_RTOL), "%s %s dbeta", what,
-                  cfgs[i].label);
+            CHECK(close_to(&c, 0, what, o.got[0], dx, n), "%s %s dx", what, cfgs[i].label);
+            CHECK(close_to(&c, 1, what, o.got[1], dgamma, C), "%s %s dgamma", what, cfgs[i].label);
+            CHECK(close_to(&c, 2, what, o.got[2], dbeta, C), "%s %s dbeta", what, cfgs[i].label);
         }
         outs_free(&o);
     }
@@ -161,7 +155,7 @@ static void check_bn(clseg_context *ctx, shape4 s, int relu, uint64_t seed) {
         CHECK_OK(tune_run_call(ctx, &c));
         float *got = malloc(n * sizeof *got);
         CHECK_OK(ctx_read(ctx, inplace, 0, n * 4, got));
-        CHECK(tu_allclose(what, got, dx, n, 1e-4f, BN_RTOL), "%s: in place", what);
+        CHECK(close_to(&c, 0, what, got, dx, n), "%s: in place", what);
         free(got);
         clReleaseMemObject(inplace), clReleaseMemObject(dg), clReleaseMemObject(dbm);
     }
@@ -250,11 +244,6 @@ static void check_elementwise(clseg_context *ctx, shape4 s, uint64_t seed) {
 
 /* ---- max-pool, max-unpool, upsampling ---- */
 
-/* The pool gradients add at most k*k values (bilinear: 3f x 3f weighted ones) in another order
-   than the reference's scatter: a few ulp of O(1) values. */
-#define POOL_ATOL 1e-5f
-#define POOL_RTOL 1e-5f
-
 static void run_pool_like(clseg_context *ctx, op_call call, const float *want, size_t n,
                           const char *what) {
     tu_config cfgs[8];
@@ -264,8 +253,7 @@ static void run_pool_like(clseg_context *ctx, op_call call, const float *want, s
         outs o = {1, {n}, {{0}}, {0}};
         op_call c = call;
         if (run_into(ctx, &cfgs[i], &c, &o, what))
-            CHECK(tu_allclose(what, o.got[0], want, n, POOL_ATOL, POOL_RTOL), "%s %s", what,
-                  cfgs[i].label);
+            CHECK(close_to(&c, 0, what, o.got[0], want, n), "%s %s", what, cfgs[i].label);
         outs_free(&o);
     }
 }
@@ -388,8 +376,7 @@ static void check_xent(clseg_context *ctx, shape4 s, int weighted, int mode, uin
                 /* exp and log are within a few ulp; the loss sums per row, then in double */
                 CHECK(fabs(got_L - L) <= 1e-5 * (1 + fabs(L)), "%s %s: loss %g want %g", what,
                       cfgs[i].label, got_L, L);
-                CHECK(tu_allclose(what, o.got[0], d, n, 1e-6f, 1e-4f), "%s %s dlogits", what,
-                      cfgs[i].label);
+                CHECK(close_to(&c, 0, what, o.got[0], d, n), "%s %s dlogits", what, cfgs[i].label);
             }
         }
         outs_free(&o);
@@ -403,7 +390,7 @@ static void check_xent(clseg_context *ctx, shape4 s, int weighted, int mode, uin
         CHECK_OK(tune_run_call(ctx, &c));
         float *got = malloc(n * 4);
         CHECK_OK(ctx_read(ctx, inplace, 0, n * 4, got));
-        CHECK(tu_allclose(what, got, d, n, 1e-6f, 1e-4f), "%s: in place", what);
+        CHECK(close_to(&c, 0, what, got, d, n), "%s: in place", what);
         free(got);
         clReleaseMemObject(inplace), clReleaseMemObject(pm);
     }

@@ -8,26 +8,7 @@
 #include <unistd.h>
 
 #include <clseg_image.h>
-
-/* testutil.h brings internal headers, so this test keeps its own counters. */
-static int checks, failures;
-
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
-
-#define EXPECT_OK(expr, err)                                                                       \
-    do {                                                                                           \
-        clseg_status st_ = (expr);                                                                 \
-        EXPECT(st_ == CLSEG_OK, "%s: %s", clseg_status_str(st_), err);                             \
-    } while (0)
+#include "public_check.h"
 
 static char tmp_dir[256];
 
@@ -57,18 +38,21 @@ static void test_round_trips(void) {
     uint8_t *back = NULL;
     int w = 0, h = 0;
 
-    EXPECT_OK(clseg_image_save_png_rgb(tmp_path("rgb.png"), rgb, W, H, err, sizeof err), err);
-    EXPECT_OK(clseg_image_load_png(tmp_path("rgb.png"), 0, &back, &w, &h, err, sizeof err), err);
-    EXPECT(back && w == W && h == H && !memcmp(back, rgb, sizeof rgb), "RGB round trip");
+    CHECK_STATUS_OK(clseg_image_save_png_rgb(tmp_path("rgb.png"), rgb, W, H, err, sizeof err), err);
+    CHECK_STATUS_OK(clseg_image_load_png(tmp_path("rgb.png"), 0, &back, &w, &h, err, sizeof err),
+                    err);
+    CHECK(back && w == W && h == H && !memcmp(back, rgb, sizeof rgb), "RGB round trip");
     clseg_free(back);
 
     /* Saving over an existing file replaces it. */
-    EXPECT_OK(clseg_image_save_png_gray(tmp_path("rgb.png"), gray, W, H, err, sizeof err), err);
-    EXPECT_OK(clseg_image_load_png(tmp_path("rgb.png"), W, &back, &w, &h, err, sizeof err), err);
+    CHECK_STATUS_OK(clseg_image_save_png_gray(tmp_path("rgb.png"), gray, W, H, err, sizeof err),
+                    err);
+    CHECK_STATUS_OK(clseg_image_load_png(tmp_path("rgb.png"), W, &back, &w, &h, err, sizeof err),
+                    err);
     int same = back && w == W && h == H;
     for (int i = 0; same && i < N; i++)
         same = back[3 * i] == gray[i] && back[3 * i + 1] == gray[i] && back[3 * i + 2] == gray[i];
-    EXPECT(same, "gray round trip: gray replicated into R, G and B");
+    CHECK(same, "gray round trip: gray replicated into R, G and B");
     clseg_free(back);
 
     /* The same file from memory. */
@@ -76,17 +60,17 @@ static void test_round_trips(void) {
     static uint8_t png[1 << 16];
     size_t size = f ? fread(png, 1, sizeof png, f) : 0;
     if (f) fclose(f);
-    EXPECT(size > 8 && size < sizeof png, "reading the PNG back: %zu bytes", size);
-    EXPECT_OK(clseg_image_load_png_mem(png, size, 0, &back, &w, &h, err, sizeof err), err);
-    EXPECT(back && w == W && h == H && back[3 * (N - 1)] == gray[N - 1], "PNG from memory");
+    CHECK(size > 8 && size < sizeof png, "reading the PNG back: %zu bytes", size);
+    CHECK_STATUS_OK(clseg_image_load_png_mem(png, size, 0, &back, &w, &h, err, sizeof err), err);
+    CHECK(back && w == W && h == H && back[3 * (N - 1)] == gray[N - 1], "PNG from memory");
     clseg_free(back);
 
     /* max_side bounds both sides. */
     err[0] = 0;
     clseg_status st =
         clseg_image_load_png(tmp_path("rgb.png"), W - 1, &back, &w, &h, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_TOO_LARGE && err[0] && !back && !w && !h, "max_side %d: %s (%s)", W - 1,
-           clseg_status_str(st), err);
+    CHECK(st == CLSEG_ERR_TOO_LARGE && err[0] && !back && !w && !h, "max_side %d: %s (%s)", W - 1,
+          clseg_status_str(st), err);
 }
 
 /* Atomic writes go through a temporary file next to the output; none may survive. */
@@ -105,9 +89,9 @@ static void test_load_errors(void) {
     int w = 7, h = 7;
     clseg_status st =
         clseg_image_load_png(tmp_path("missing.png"), 0, &rgb, &w, &h, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_IO, "missing file: %s", clseg_status_str(st));
-    EXPECT(strstr(err, "missing.png") && strstr(err, "No such file"), "message: %s", err);
-    EXPECT(!rgb && !w && !h, "outputs cleared on failure");
+    CHECK(st == CLSEG_ERR_IO, "missing file: %s", clseg_status_str(st));
+    CHECK(strstr(err, "missing.png") && strstr(err, "No such file"), "message: %s", err);
+    CHECK(!rgb && !w && !h, "outputs cleared on failure");
 
     FILE *f = fopen(tmp_path("text.png"), "wb");
     if (f) {
@@ -116,11 +100,11 @@ static void test_load_errors(void) {
     }
     err[0] = 0;
     st = clseg_image_load_png(tmp_path("text.png"), 0, &rgb, &w, &h, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_FORMAT && err[0], "non-PNG: %s (%s)", clseg_status_str(st), err);
+    CHECK(st == CLSEG_ERR_FORMAT && err[0], "non-PNG: %s (%s)", clseg_status_str(st), err);
     st = clseg_image_load_png_mem("GIF89a", 6, 0, &rgb, &w, &h, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_FORMAT && !rgb, "non-PNG in memory: %s", clseg_status_str(st));
+    CHECK(st == CLSEG_ERR_FORMAT && !rgb, "non-PNG in memory: %s", clseg_status_str(st));
     st = clseg_image_load_png_mem(NULL, 0, 0, &rgb, &w, &h, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_FORMAT, "no bytes: %s", clseg_status_str(st));
+    CHECK(st == CLSEG_ERR_FORMAT, "no bytes: %s", clseg_status_str(st));
 
     struct {
         const char *what;
@@ -134,33 +118,33 @@ static void test_load_errors(void) {
         {"NULL mem rgb", clseg_image_load_png_mem("x", 1, 0, NULL, &w, &h, err, sizeof err)},
     };
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
-        EXPECT(nulls[i].st == CLSEG_ERR_INVALID_ARGUMENT, "%s: %s", nulls[i].what,
-               clseg_status_str(nulls[i].st));
+        CHECK(nulls[i].st == CLSEG_ERR_INVALID_ARGUMENT, "%s: %s", nulls[i].what,
+              clseg_status_str(nulls[i].st));
     err[0] = 0;
     st = clseg_image_load_png(NULL, 0, &rgb, &w, &h, err, sizeof err);
-    EXPECT(err[0], "NULL argument without a message");
+    CHECK(err[0], "NULL argument without a message");
     /* errbuf may be NULL. */
     st = clseg_image_load_png(tmp_path("missing.png"), 0, &rgb, &w, &h, NULL, 0);
-    EXPECT(st == CLSEG_ERR_IO, "NULL errbuf: %s", clseg_status_str(st));
+    CHECK(st == CLSEG_ERR_IO, "NULL errbuf: %s", clseg_status_str(st));
 }
 
 static void test_save_errors(void) {
     uint8_t px[12] = {0};
     char err[256] = "";
     clseg_status st = clseg_image_save_png_rgb("/nonexistent-clseg-dir/x.png", px, 2, 2, err, 256);
-    EXPECT(st == CLSEG_ERR_IO && err[0], "unwritable: %s (%s)", clseg_status_str(st), err);
+    CHECK(st == CLSEG_ERR_IO && err[0], "unwritable: %s (%s)", clseg_status_str(st), err);
     err[0] = 0;
     st = clseg_image_save_png_rgb(tmp_path("bad.png"), NULL, 2, 2, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_INVALID_ARGUMENT && err[0], "NULL pixels: %s", clseg_status_str(st));
+    CHECK(st == CLSEG_ERR_INVALID_ARGUMENT && err[0], "NULL pixels: %s", clseg_status_str(st));
     err[0] = 0;
     st = clseg_image_save_png_gray(NULL, px, 2, 2, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_INVALID_ARGUMENT && err[0], "NULL path: %s", clseg_status_str(st));
+    CHECK(st == CLSEG_ERR_INVALID_ARGUMENT && err[0], "NULL path: %s", clseg_status_str(st));
     st = clseg_image_save_png_gray(tmp_path("bad.png"), px, 0, 2, err, sizeof err);
-    EXPECT(st == CLSEG_ERR_INVALID_ARGUMENT, "zero width: %s", clseg_status_str(st));
+    CHECK(st == CLSEG_ERR_INVALID_ARGUMENT, "zero width: %s", clseg_status_str(st));
     st = clseg_image_save_png_gray(tmp_path("bad.png"), px, CLSEG_MAX_DIM + 1, 1, err, 256);
-    EXPECT(st == CLSEG_ERR_TOO_LARGE, "too wide: %s", clseg_status_str(st));
-    EXPECT(access(tmp_path("bad.png"), F_OK) != 0, "a failed save left a file");
-    EXPECT(temporaries_left() == 0, "temporary files left behind");
+    CHECK(st == CLSEG_ERR_TOO_LARGE, "too wide: %s", clseg_status_str(st));
+    CHECK(access(tmp_path("bad.png"), F_OK) != 0, "a failed save left a file");
+    CHECK(temporaries_left() == 0, "temporary files left behind");
 }
 
 /* ---- Colour maps and overlays -------------------------------------------------------------- */
@@ -170,11 +154,11 @@ static void test_colorize(void) {
     uint8_t rgb[18 + 1];
     memset(rgb, 99, sizeof rgb);
     char err[256] = "";
-    EXPECT_OK(clseg_image_colorize(labels, 3, 2, palette, 4, rgb, err, sizeof err), err);
-    for (int i = 0; i < 4; i++) EXPECT(!memcmp(rgb + 3 * i, palette + 3 * i, 3), "label %d", i);
+    CHECK_STATUS_OK(clseg_image_colorize(labels, 3, 2, palette, 4, rgb, err, sizeof err), err);
+    for (int i = 0; i < 4; i++) CHECK(!memcmp(rgb + 3 * i, palette + 3 * i, 3), "label %d", i);
     for (int i = 4; i < 6; i++)
-        EXPECT(!rgb[3 * i] && !rgb[3 * i + 1] && !rgb[3 * i + 2], "label %d black", labels[i]);
-    EXPECT(rgb[18] == 99, "wrote past 3 * width * height bytes");
+        CHECK(!rgb[3 * i] && !rgb[3 * i + 1] && !rgb[3 * i + 2], "label %d black", labels[i]);
+    CHECK(rgb[18] == 99, "wrote past 3 * width * height bytes");
 
     memset(rgb, 99, sizeof rgb);
     const clseg_status bad[] = {
@@ -186,12 +170,12 @@ static void test_colorize(void) {
         clseg_image_colorize(labels, 3, 2, palette, 257, rgb, err, sizeof err),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        EXPECT(bad[i] == CLSEG_ERR_INVALID_ARGUMENT, "bad colorize %zu: %s", i,
-               clseg_status_str(bad[i]));
-    EXPECT(rgb[0] == 99, "a refused colorize wrote its output");
+        CHECK(bad[i] == CLSEG_ERR_INVALID_ARGUMENT, "bad colorize %zu: %s", i,
+              clseg_status_str(bad[i]));
+    CHECK(rgb[0] == 99, "a refused colorize wrote its output");
     err[0] = 0;
     clseg_image_colorize(NULL, 3, 2, palette, 4, rgb, err, sizeof err);
-    EXPECT(strstr(err, "NULL"), "message: %s", err);
+    CHECK(strstr(err, "NULL"), "message: %s", err);
 }
 
 /* Overlays a random photo with random labels into a buffer between guard bytes: the guards stay
@@ -200,7 +184,7 @@ static void overlay_case(int w, int h) {
     size_t n = (size_t)w * (size_t)h;
     uint8_t *photo = malloc(3 * n), *labels = malloc(n), *buf = malloc(3 * n + 32);
     if (!photo || !labels || !buf) {
-        EXPECT(0, "out of memory");
+        CHECK(0, "out of memory");
         goto out;
     }
     uint64_t rng = n;
@@ -209,11 +193,11 @@ static void overlay_case(int w, int h) {
     memset(buf, 0xa5, 3 * n + 32);
     uint8_t *out = buf + 16;
     char err[256] = "";
-    EXPECT_OK(clseg_image_overlay(photo, w, h, labels, palette, names, 4, 0.5f, out, err, 256),
-              err);
+    CHECK_STATUS_OK(
+        clseg_image_overlay(photo, w, h, labels, palette, names, 4, 0.5f, out, err, 256), err);
     int guards = 1;
     for (int i = 0; i < 16; i++) guards &= buf[i] == 0xa5 && out[3 * n + i] == 0xa5;
-    EXPECT(guards, "overlay %dx%d wrote outside its 3 * w * h bytes", w, h);
+    CHECK(guards, "overlay %dx%d wrote outside its 3 * w * h bytes", w, h);
     size_t bad = 0;
     for (int y = h / 2; y < h; y++)
         for (int x = w / 2; x < w; x++) {
@@ -224,8 +208,7 @@ static void overlay_case(int w, int h) {
                 bad += abs(out[3 * i + k] - want) > 1;
             }
         }
-    EXPECT(bad == 0, "overlay %dx%d: %zu samples away from the legend are not the blend", w, h,
-           bad);
+    CHECK(bad == 0, "overlay %dx%d: %zu samples away from the legend are not the blend", w, h, bad);
 out:
     free(photo);
     free(labels);
@@ -242,10 +225,10 @@ static void test_overlay(void) {
     static uint8_t photo[3 * W * H], labels[W * H], out[3 * W * H];
     memset(photo, 250, sizeof photo);
     char err[256] = "";
-    EXPECT_OK(clseg_image_overlay(photo, W, H, labels, palette, names, 4, 0.0f, out, err, 256),
-              err);
-    EXPECT(out[3 * (8 * W + 8)] < 150 && out[3 * (H * W - 1)] == 250, "legend box: %d, %d",
-           out[3 * (8 * W + 8)], out[3 * (H * W - 1)]);
+    CHECK_STATUS_OK(
+        clseg_image_overlay(photo, W, H, labels, palette, names, 4, 0.0f, out, err, 256), err);
+    CHECK(out[3 * (8 * W + 8)] < 150 && out[3 * (H * W - 1)] == 250, "legend box: %d, %d",
+          out[3 * (8 * W + 8)], out[3 * (H * W - 1)]);
 
     uint8_t px[3] = {1, 2, 3}, label = 0, dst[3] = {7, 7, 7};
     const clseg_status bad[] = {
@@ -258,12 +241,12 @@ static void test_overlay(void) {
         clseg_image_overlay(px, 1, 1, &label, palette, NULL, 4, 1.5f, dst, err, 256),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        EXPECT(bad[i] == CLSEG_ERR_INVALID_ARGUMENT, "bad overlay %zu: %s", i,
-               clseg_status_str(bad[i]));
-    EXPECT(dst[0] == 7 && dst[1] == 7 && dst[2] == 7, "a refused overlay wrote its output");
+        CHECK(bad[i] == CLSEG_ERR_INVALID_ARGUMENT, "bad overlay %zu: %s", i,
+              clseg_status_str(bad[i]));
+    CHECK(dst[0] == 7 && dst[1] == 7 && dst[2] == 7, "a refused overlay wrote its output");
     err[0] = 0;
     clseg_image_overlay(px, 1, 1, &label, palette, NULL, 4, -1.0f, dst, err, sizeof err);
-    EXPECT(strstr(err, "alpha"), "message: %s", err);
+    CHECK(strstr(err, "alpha"), "message: %s", err);
 }
 
 int main(void) {
@@ -285,6 +268,5 @@ int main(void) {
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(tmp_path(e->d_name));
     if (dir) closedir(dir);
     rmdir(tmp_dir);
-    printf("test_image_api: %d checks passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_finish("test_image_api");
 }

@@ -97,10 +97,12 @@ static void check_network(const char *dev_file, const clseg_device_info *dev, co
         const op_call *f = &calls[i].call;
         if (f->kind != OP_CONV2D && f->kind != OP_DECONV2D) continue;
         int conv = f->kind == OP_CONV2D;
+        char layer[OP_CALL_NAME_MAX]; /* a copy: gcc -O0 -Wrestrict sees one array on both sides */
+        memcpy(layer, calls[i].name, sizeof layer);
         for (int g = 0; g < 2; g++) {
             op_named_call *b = &calls[count++];
             memset(b, 0, sizeof *b);
-            snprintf(b->name, sizeof b->name, "%.40s %s", calls[i].name, g ? "dx" : "dw");
+            snprintf(b->name, sizeof b->name, "%.40s %s", layer, g ? "dx" : "dw");
             b->call.p = f->p;
             if (conv)
                 b->call.p.conv.relu = 0;

@@ -9,19 +9,7 @@
 
 #include "clseg.h"
 #include "clseg_tune.h"
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "public_check.h"
 
 #define SPEC CLSEG_SOURCE_DIR "/tests/fixtures/cli/tiny.cfg"
 #define W    64
@@ -264,6 +252,5 @@ int main(void) {
         unlink(path);
     }
     rmdir(dir);
-    printf("test_tools_api: %d checks passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_finish("test_tools_api");
 }

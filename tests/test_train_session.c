@@ -8,19 +8,7 @@
 #include <string.h>
 
 #include <clseg_train.h>
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "public_check.h"
 
 #define EPOCHS    6
 #define MAX_STEPS 64
@@ -355,6 +343,5 @@ int main(void) {
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
-    printf("test_train_session: %d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_finish("test_train_session");
 }

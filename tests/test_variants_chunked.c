@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/desc.h"
 #include "ref/ref.h"
 #include "testutil.h"
 
@@ -15,15 +15,11 @@
    enough that one chunk of each fits. */
 #define CHUNKED_ALLOC_BYTES (300 * 1024)
 
-/* Same tolerance as test_conv2d.c / test_deconv2d.c. */
-static float atol_for(int cin, int k) {
-    return 3e-5f * sqrtf((float)(cin * k * k));
-}
-
 /* Runs every configuration tu_op_configs offers for call (op_run included) with the device's
    allocation limit lowered, each into a fresh guarded output. */
 static void check_configs(clseg_context *ctx, op_call call, const float *want, size_t ny,
-                          float atol, const char *what) {
+                          const char *what) {
+    const op_tolerance tol = op_desc_get(call.kind)->tolerance(&call, 0);
     const uint64_t saved = ctx->info.max_alloc_bytes;
     ctx->info.max_alloc_bytes = CHUNKED_ALLOC_BYTES;
     tu_config configs[16];
@@ -48,7 +44,7 @@ static void check_configs(clseg_context *ctx, op_call call, const float *want, s
         ctx->info.max_alloc_bytes = saved;
         CHECK(st == CLSEG_OK, "%s %s: %s", what, configs[i].label, clseg_context_error(ctx));
         CHECK(tu_guarded_read(ctx, &y, got), "%s %s: guard regions", what, configs[i].label);
-        CHECK(tu_allclose(configs[i].label, got, want, ny, atol, 1e-4f), "%s %s", what,
+        CHECK(tu_allclose(configs[i].label, got, want, ny, tol.atol, tol.rtol), "%s %s", what,
               configs[i].label);
         tu_guarded_free(&y);
     }
@@ -76,7 +72,7 @@ static void run_conv(clseg_context *ctx) {
     call.in[1].mem = wm;
     call.in[2].mem = bm;
     call.out[0].s = ys;
-    check_configs(ctx, call, want, ny, atol_for(16, 3), "conv2d 2x16x21x70 -> 24");
+    check_configs(ctx, call, want, ny, "conv2d 2x16x21x70 -> 24");
     clReleaseMemObject(xm);
     clReleaseMemObject(wm);
     clReleaseMemObject(bm);
@@ -106,7 +102,7 @@ static void run_deconv(clseg_context *ctx) {
     call.in[1].mem = wm;
     call.in[2].mem = bm;
     call.out[0].s = ys;
-    check_configs(ctx, call, want, ny, atol_for(16, 3), "deconv2d 2x16x21x35 -> 24");
+    check_configs(ctx, call, want, ny, "deconv2d 2x16x21x35 -> 24");
     clReleaseMemObject(xm);
     clReleaseMemObject(wm);
     clReleaseMemObject(bm);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net/model.h"
+#include "net/plan.h"
 
 void clseg_model_init_options_init(clseg_model_init_options *opts) {
     if (!opts) return;
@@ -61,4 +62,9 @@ size_t clseg_model_parameter_count(const clseg_model *model) {
     size_t n = 0;
     for (int i = 0; model && i < model->n_tensors; i++) n += model->tensors[i].count;
     return n;
+}
+
+int clseg_model_input_sizes(const clseg_model *model, int near, char *buf, size_t len) {
+    if (!model || !buf || !len) return -1;
+    return net_accepted_sizes(&model->spec, model->classes, model->channels, near, buf, len);
 }

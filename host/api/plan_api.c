@@ -6,6 +6,7 @@
 
 #include "clseg_tune.h"
 #include "net/model.h"
+#include "ops/desc.h"
 #include "tuning_db.h"
 #include "tune/autotune.h"
 #include "tune/choose.h"
@@ -115,7 +116,7 @@ clseg_status clseg_plan_layer_get(const clseg_plan *plan, int i, clseg_plan_laye
     out->out_shape[1] = s.c;
     out->out_shape[2] = s.h;
     out->out_shape[3] = s.w;
-    op_cost(c, &out->flop, &out->bytes);
+    op_desc_get(c->kind)->cost(c, &out->flop, &out->bytes);
     snprintf(out->variant, sizeof out->variant, "%s", ch->variant->name);
     tune_config_to_params(ch->variant, &ch->cfg, out->params, sizeof out->params);
     out->source = plan->plain                          ? CLSEG_CHOICE_PLAIN

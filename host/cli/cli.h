@@ -17,6 +17,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 /* Shared by plan and tune (cmd_plan.c): "WxH"; a .clsm model, or a model made from a .cfg
    network description with `classes` classes (seed 1; *from_spec = 1 then, and the weights mean
    nothing); a context with tuning database `db` (NULL = default) that prints its warnings. Print
@@ -59,5 +60,11 @@ void cli_progress_update(cli_progress *p, int done, double elapsed_s, const char
 void cli_progress_end(cli_progress *p);
 /* "1h02m", "3m05s", "12s" */
 void cli_format_duration(double seconds, char *buf, size_t len);
+
+/* JSON values for the commands' reports (cli_json.c): a string with escapes; a number, null for
+   NaN or infinity (JSON has neither); "TILE_X=4 TILE_CO=8" as {"TILE_X": 4, "TILE_CO": 8}. */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_num(FILE *f, double v);
+void cli_json_params(FILE *f, const char *params);
 
 #endif

@@ -390,52 +390,13 @@ static void print_side_by_side(const bench_result *r, int n) {
     }
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-/* JSON has no NaN or infinity. */
-static void json_num(FILE *f, double v) {
-    if (v != v || v > 1e300 || v < -1e300)
-        fputs("null", f);
-    else
-        fprintf(f, "%.6g", v);
-}
-
 static void json_stat(FILE *f, const char *key, stat3 s) {
     fprintf(f, "\"%s\": {\"median\": ", key);
-    json_num(f, s.median);
+    cli_json_num(f, s.median);
     fputs(", \"min\": ", f);
-    json_num(f, s.min);
+    cli_json_num(f, s.min);
     fputs(", \"max\": ", f);
-    json_num(f, s.max);
-    fputc('}', f);
-}
-
-/* "TILE_X=4 TILE_CO=8" -> {"TILE_X": 4, "TILE_CO": 8} */
-static void json_params(FILE *f, const char *p) {
-    fputc('{', f);
-    int first = 1;
-    while (*p) {
-        char name[64];
-        long v;
-        int used = 0;
-        if (sscanf(p, " %63[^= ]=%ld%n", name, &v, &used) != 2 || used == 0) break;
-        fprintf(f, "%s", first ? "" : ", ");
-        json_str(f, name);
-        fprintf(f, ": %ld", v);
-        first = 0;
-        p += used;
-    }
+    cli_json_num(f, s.max);
     fputc('}', f);
 }
 
@@ -443,42 +404,42 @@ static void json_result(FILE *f, const bench_opts *o, const bench_result *r, con
                         const char *host, const char *ind) {
     const clseg_device_info *d = &r->dev;
     fprintf(f, "%s\"schema\": \"clseg-bench/1\",\n%s\"clseg_version\": ", ind, ind);
-    json_str(f, clseg_version());
+    cli_json_str(f, clseg_version());
     fprintf(f, ",\n%s\"date\": \"%s\",\n%s\"host\": ", ind, date, ind);
-    json_str(f, host);
+    cli_json_str(f, host);
     fprintf(f, ",\n%s\"command\": ", ind);
-    json_str(f, o->command);
+    cli_json_str(f, o->command);
     fprintf(f, ",\n%s\"model\": ", ind);
-    json_str(f, o->model);
+    cli_json_str(f, o->model);
     fprintf(f, ",\n%s\"network\": ", ind);
-    json_str(f, r->network);
+    cli_json_str(f, r->network);
     fprintf(f, ",\n%s\"input\": {\"n\": %d, \"c\": %d, \"h\": %d, \"w\": %d},\n", ind, o->n, o->c,
             o->h, o->w);
     fprintf(f, "%s\"iters\": %d,\n%s\"warmup\": %d,\n%s\"memplan\": %s,\n%s\"tuning_db\": ", ind,
             r->iters_done, ind, r->warmup_done, ind, o->memplan ? "true" : "false", ind);
     if (o->db)
-        json_str(f, o->db);
+        cli_json_str(f, o->db);
     else
         fputs("null", f);
     fprintf(f, ",\n%s\"plain_kernels\": %s", ind, o->plain ? "true" : "false");
     if (*r->warning) {
         fprintf(f, ",\n%s\"warning\": ", ind);
-        json_str(f, r->warning);
+        cli_json_str(f, r->warning);
     }
     fprintf(f, ",\n%s\"device\": ", ind);
-    json_str(f, d->name);
+    cli_json_str(f, d->name);
     fprintf(f, ",\n%s\"selector\": \"%d:%d\",\n%s\"platform\": ", ind, d->platform_index,
             d->device_index, ind);
-    json_str(f, d->platform_name);
+    cli_json_str(f, d->platform_name);
     fprintf(f, ",\n%s\"platform_version\": ", ind);
-    json_str(f, d->platform_version);
+    cli_json_str(f, d->platform_version);
     fprintf(f, ",\n%s\"driver_version\": ", ind);
-    json_str(f, d->driver_version);
+    cli_json_str(f, d->driver_version);
     fprintf(f, ",\n%s\"device_type\": \"%s\",\n%s\"compute_units\": %u", ind, type_name(d->type),
             ind, d->compute_units);
     if (*r->error) {
         fprintf(f, ",\n%s\"error\": ", ind);
-        json_str(f, r->error);
+        cli_json_str(f, r->error);
         fputc('\n', f);
         return;
     }
@@ -486,15 +447,15 @@ static void json_result(FILE *f, const bench_opts *o, const bench_result *r, con
             r->timing == CLSEG_LAYER_TIMING_HOST ? "host" : "events", ind);
     json_stat(f, "forward_ms", r->forward);
     fprintf(f, ",\n%s\"first_forward_ms\": ", ind);
-    json_num(f, r->first_forward_ms);
+    cli_json_num(f, r->first_forward_ms);
     fprintf(f, ",\n%s\"gflop\": ", ind);
-    json_num(f, r->gflop);
+    cli_json_num(f, r->gflop);
     fprintf(f, ",\n%s\"gflops\": ", ind);
-    json_num(f, r->gflop / r->forward.median * 1e3);
+    cli_json_num(f, r->gflop / r->forward.median * 1e3);
     fprintf(f, ",\n%s\"startup_ms\": {\"cold\": ", ind);
-    json_num(f, r->cold_ms);
+    cli_json_num(f, r->cold_ms);
     fputs(", \"warm\": ", f);
-    json_num(f, r->warm_ms);
+    cli_json_num(f, r->warm_ms);
     fprintf(f,
             ", \"cold_programs_built\": %d, \"warm_programs_from_cache\": %d, "
             "\"warm_programs_built\": %d},\n",
@@ -521,30 +482,30 @@ static void json_result(FILE *f, const bench_opts *o, const bench_result *r, con
         const clseg_layer_info *I = &L->info;
         double ms = L->ms.median;
         fprintf(f, "%s\n%s  {\"name\": ", l ? "," : "", ind);
-        json_str(f, I->name);
+        cli_json_str(f, I->name);
         fputs(", \"op\": ", f);
-        json_str(f, I->op);
+        cli_json_str(f, I->op);
         fputs(", \"variant\": ", f);
-        json_str(f, I->variant);
+        cli_json_str(f, I->variant);
         fputs(", \"source\": ", f);
-        json_str(f, I->source);
+        cli_json_str(f, I->source);
         fputs(", \"params\": ", f);
-        json_params(f, I->params);
+        cli_json_params(f, I->params);
         fprintf(f, ", \"out_shape\": [%d, %d, %d, %d], \"ms\": ", I->out_shape[0], I->out_shape[1],
                 I->out_shape[2], I->out_shape[3]);
-        json_num(f, ms);
+        cli_json_num(f, ms);
         fputs(", \"ms_min\": ", f);
-        json_num(f, L->ms.min);
+        cli_json_num(f, L->ms.min);
         fputs(", \"ms_max\": ", f);
-        json_num(f, L->ms.max);
+        cli_json_num(f, L->ms.max);
         fputs(", \"gflop\": ", f);
-        json_num(f, I->flop / 1e9);
+        cli_json_num(f, I->flop / 1e9);
         fputs(", \"gflops\": ", f);
-        json_num(f, ms > 0 ? I->flop / ms / 1e6 : 0);
+        cli_json_num(f, ms > 0 ? I->flop / ms / 1e6 : 0);
         fputs(", \"mbytes\": ", f);
-        json_num(f, I->bytes / 1e6);
+        cli_json_num(f, I->bytes / 1e6);
         fputs(", \"gbs\": ", f);
-        json_num(f, ms > 0 ? I->bytes / ms / 1e6 : 0);
+        cli_json_num(f, ms > 0 ? I->bytes / ms / 1e6 : 0);
         fputc('}', f);
     }
     fprintf(f, "\n%s]\n", ind);
@@ -608,9 +569,9 @@ static int write_output(const char *path, const bench_opts *o, const bench_resul
         } else {
             fprintf(f,
                     "{\n  \"schema\": \"clseg-bench/1\",\n  \"date\": \"%s\",\n  \"host\": ", date);
-            json_str(f, host);
+            cli_json_str(f, host);
             fputs(",\n  \"command\": ", f);
-            json_str(f, o->command);
+            cli_json_str(f, o->command);
             fputs(",\n  \"results\": [\n", f);
             for (int d = 0; d < n; d++) {
                 fputs("    {\n", f);

@@ -68,8 +68,12 @@ int cmd_init(int argc, char **argv) {
         return cli_error("%s", err);
     clseg_status st = clseg_model_save(m, out, err, sizeof err);
     size_t params = clseg_model_parameter_count(m);
+    char sizes[160];
+    int near = clseg_model_input_sizes(m, 64, sizes, sizeof sizes);
     clseg_model_free(m);
     if (st != CLSEG_OK) return cli_error("%s", err);
     printf("wrote %s: %zu parameters, %ld classes, seed %ld\n", out, params, classes, seed);
+    /* The common case (64x64 fits) stays one line; otherwise say what the network takes. */
+    if (near != 64) printf("input sizes: %s (64x64 does not fit)\n", sizes);
     return EXIT_OK;
 }

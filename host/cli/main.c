@@ -16,6 +16,8 @@ static const struct {
     {"bench", cmd_bench, "time a model per layer and end to end, start-up and memory"},
     {"plan", cmd_plan, "show the kernel variant and parameters chosen for each layer, and why"},
     {"tune", cmd_tune, "time kernel variants on this device and store the fastest (tuning db)"},
+    {"compare", cmd_compare,
+     "check devices against each other and the C reference, layer by layer"},
 };
 
 static void usage(FILE *f) {

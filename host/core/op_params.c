@@ -1,37 +1,6 @@
 /* op_params.c - output-shape rules and FLOP counts of the ops (PyTorch conventions). */
 #include "op_params.h"
 
-static const char *const op_names[OP_KIND_COUNT] = {
-    [OP_CONV2D] = "conv2d",
-    [OP_DECONV2D] = "deconv2d",
-    [OP_MAXPOOL] = "maxpool",
-    [OP_AVGPOOL] = "avgpool",
-    [OP_UPSAMPLE] = "upsample",
-    [OP_MAXUNPOOL] = "maxunpool",
-    [OP_CONCAT] = "concat",
-    [OP_ADD] = "add",
-    [OP_SOFTMAX] = "softmax",
-    [OP_ARGMAX] = "argmax",
-    [OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
-    [OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
-    [OP_DECONV2D_BWD_DATA] = "deconv2d_bwd_data",
-    [OP_DECONV2D_BWD_WEIGHT] = "deconv2d_bwd_weight",
-    [OP_BATCHNORM_TRAIN] = "batchnorm_train",
-    [OP_BATCHNORM_TRAIN_BWD] = "batchnorm_train_bwd",
-    [OP_RELU_BWD] = "relu_bwd",
-    [OP_ADD_BWD] = "add_bwd",
-    [OP_CONCAT_BWD] = "concat_bwd",
-    [OP_MAXPOOL_BWD] = "maxpool_bwd",
-    [OP_MAXUNPOOL_BWD] = "maxunpool_bwd",
-    [OP_UPSAMPLE_BWD] = "upsample_bwd",
-    [OP_SOFTMAX_XENT] = "softmax_xent",
-};
-_Static_assert(CLSEG_ARRAY_LEN(op_names) == OP_KIND_COUNT, "op name table");
-
-const char *op_kind_name(op_kind kind) {
-    return (unsigned)kind < OP_KIND_COUNT ? op_names[kind] : "?";
-}
-
 int conv2d_out_shape(shape4 in, const conv2d_params *p, shape4 *out) {
     if (p->k < 1 || p->stride < 1 || p->pad < 0 || in.c != p->cin || p->cout < 1) return 0;
     int h = (in.h + 2 * p->pad - p->k) / p->stride + 1;

@@ -34,8 +34,6 @@ typedef enum op_kind {
     OP_KIND_COUNT
 } op_kind;
 
-const char *op_kind_name(op_kind kind);
-
 typedef struct conv2d_params {
     int cin, cout, k, stride, pad;
     int relu; /* 1 = ReLU fused after bias */

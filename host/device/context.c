@@ -112,6 +112,19 @@ clseg_status device_context_create(clseg_context **out, const clseg_context_opti
         return st;
     }
     clseg_context *ctx = clseg_calloc(1, sizeof *ctx);
+    if (ctx) {
+        pthread_mutexattr_t a;
+        int ok = pthread_mutexattr_init(&a) == 0;
+        ok = ok && pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE) == 0;
+        ok = ok && pthread_mutex_init(&ctx->lock, &a) == 0;
+        pthread_mutexattr_destroy(&a);
+        if (!ok) {
+            free(ctx);
+            ctx = NULL;
+        } else {
+            ctx->lock_ready = 1;
+        }
+    }
     if (!ctx) {
         free(devs);
         return clseg_fail(errbuf, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
@@ -164,6 +177,7 @@ void device_context_free(clseg_context *ctx) {
     free(ctx->kernel_dir);
     free(ctx->cache_dir);
     free(ctx->build_log);
+    if (ctx->lock_ready) pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
 

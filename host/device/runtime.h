@@ -5,6 +5,7 @@
 
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
+#include <pthread.h>
 
 #include "../core/common.h"
 
@@ -146,7 +147,20 @@ struct clseg_context {
     int tuning_state;  /* tunedb_state of the file as loaded */
     char warning[1024];
     int plain_kernels; /* 1 = every op runs its plain configuration (op_plain_choice) */
+
+    /* Serialises the public calls on this context and its nets (recursive: a public call may
+       make another), so threads may share them (include/clseg.h, "Threads"). */
+    pthread_mutex_t lock;
+    int lock_ready;
 };
+
+/* The context's lock around a public call: CTX_LOCKED(ctx, expr) evaluates expr (a
+   clseg_status) holding it. */
+static inline clseg_status ctx_locked_status(clseg_context *ctx, clseg_status st) {
+    pthread_mutex_unlock(&ctx->lock);
+    return st;
+}
+#define CTX_LOCKED(ctx, expr) (pthread_mutex_lock(&(ctx)->lock), ctx_locked_status((ctx), (expr)))
 
 /* The device half of a context: device selection, OpenCL context and queue, kernel and cache
    directories from opts (complete, struct_size checked by the caller); no tuning. On failure

@@ -4,38 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/desc.h"
+#include "../tune/select.h"
 #include "../tune/tunedb.h"
-#include "calls.h"
 #include "exec.h"
 #include "fold.h"
-#include "memplan.h"
-#include "plan.h"
-#include "../tune/select.h"
-
-struct clseg_net {
-    clseg_context *ctx;
-    net_spec spec;
-    int classes;
-    int channels;
-    float mean[4], std[4];
-    /* weight, bias: owned; out, indices: borrowed from slots for the current input shape */
-    layer_buffers bufs[SPEC_MAX_LAYERS];
-    op_choice choices[SPEC_MAX_LAYERS]; /* variant and parameters for the current input shape */
-    uint64_t weight_bytes;
-    int no_memplan; /* 1 = one buffer per tensor (for comparison) */
-
-    /* activations for the current input shape */
-    shape4 in_shape;
-    layer_step steps[SPEC_MAX_LAYERS];
-    memplan plan;
-    cl_mem slots[MEMPLAN_MAX_TENSORS];
-    uint64_t planned_bytes;  /* activations with the planner, whether or not it is on */
-    uint64_t scratch_needed; /* the most scratch one layer of the current size asks for */
-    cl_mem input, labels;
-    op_choice argmax_choice;
-    uint64_t activation_bytes; /* input, labels and slots */
-    float *staging;            /* host copy of the normalised input for segment() */
-};
+#include "net_internal.h"
 
 static void release(cl_mem *m) {
     if (*m) clReleaseMemObject(*m);
@@ -56,7 +30,7 @@ static void free_activations(clseg_net *net) {
     net->in_shape = (shape4){0, 0, 0, 0};
 }
 
-void clseg_net_free(clseg_net *net) {
+static void net_free(clseg_net *net) {
     if (!net) return;
     /* After a failed forward, kernels already enqueued may still use these buffers; OpenCL lets
        them be released anyway, but PoCL 3.1 once freed a bad pointer doing so (under fault
@@ -71,12 +45,26 @@ void clseg_net_free(clseg_net *net) {
     free(net);
 }
 
-uint64_t clseg_net_device_bytes(const clseg_net *net) {
-    return net ? net->weight_bytes + net->activation_bytes : 0;
+void clseg_net_free(clseg_net *net) {
+    if (!net) return;
+    clseg_context *ctx = net->ctx;
+    pthread_mutex_lock(&ctx->lock);
+    net_free(net);
+    pthread_mutex_unlock(&ctx->lock);
 }
 
-clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_model *model) {
-    if (!out || !ctx || !model) return CLSEG_ERR_INVALID_ARGUMENT;
+uint64_t clseg_net_device_bytes(const clseg_net *net) {
+    if (!net) return 0;
+    pthread_mutex_lock(&net->ctx->lock);
+    uint64_t bytes = net->weight_bytes + net->activation_bytes;
+    pthread_mutex_unlock(&net->ctx->lock);
+    return bytes;
+}
+
+static clseg_status create(clseg_net **out, clseg_context *ctx, const clseg_model *model) {
+    if (!out || !model)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_create: %s is NULL",
+                        out ? "model" : "out");
     *out = NULL;
     clseg_net *net = clseg_calloc(1, sizeof *net);
     if (!net) return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
@@ -105,17 +93,31 @@ clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_m
         free(w);
         free(b);
     }
-    /* Compile what the network needs now, at a nominal size, so start-up cost is paid here. */
-    if (st == CLSEG_OK) st = clseg_net_prepare(net, 1, 64, 64);
+    /* Compile what the network needs now, at a nominal size it accepts (64x64, or the nearest
+       accepted one: a network may take only multiples of its strides), so start-up cost is paid
+       here. A network that takes no size up to the probe limit is still created: its sizes are
+       checked where it runs. */
+    if (st == CLSEG_OK) {
+        char sizes[160];
+        int side =
+            net_accepted_sizes(&net->spec, net->classes, net->channels, 64, sizes, sizeof sizes);
+        if (side > 0) st = net_prepare(net, 1, side, side);
+    }
     if (st != CLSEG_OK) {
-        clseg_net_free(net);
+        net_free(net);
         return st;
     }
     *out = net;
     return CLSEG_OK;
 }
 
-static op_call step_call(const clseg_net *net, int i) {
+clseg_status clseg_net_create(clseg_net **out, clseg_context *ctx, const clseg_model *model) {
+    if (out) *out = NULL;
+    if (!ctx) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(ctx, create(out, ctx, model));
+}
+
+op_call net_step_call(const clseg_net *net, int i) {
     return net_layer_call(net->steps, i, net->in_shape, net->input, net->bufs);
 }
 
@@ -154,9 +156,11 @@ static clseg_status alloc_activations(clseg_net *net) {
     return CLSEG_OK;
 }
 
-clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
-    if (!net || n < 1 || height < 1 || width < 1) return CLSEG_ERR_INVALID_ARGUMENT;
+clseg_status net_prepare(clseg_net *net, int n, int height, int width) {
     clseg_context *ctx = net->ctx;
+    if (n < 1 || height < 1 || width < 1)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "input %dx%dx%d: sizes must be >= 1", n,
+                        width, height);
     shape4 in = {n, net->channels, height, width};
     if (memcmp(&in, &net->in_shape, sizeof in) == 0) return CLSEG_OK;
     if (height > CLSEG_MAX_DIM || width > CLSEG_MAX_DIM || n > 4096)
@@ -173,7 +177,7 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     net->in_shape = in;
     uint64_t scratch = 0;
     for (int i = 0; st == CLSEG_OK && i <= net->spec.n_layers; i++) {
-        op_call c = i < net->spec.n_layers ? step_call(net, i) : argmax_call(net);
+        op_call c = i < net->spec.n_layers ? net_step_call(net, i) : argmax_call(net);
         op_choice *ch = i < net->spec.n_layers ? &net->choices[i] : &net->argmax_choice;
         st = tune_select(ctx, &c, ch);
         if (st == CLSEG_OK)
@@ -206,7 +210,7 @@ clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
     net->activation_bytes = total;
     net->scratch_needed = scratch;
     for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
-        op_call c = step_call(net, i);
+        op_call c = net_step_call(net, i);
         st = op_prepare_choice(ctx, &c, &net->choices[i]);
     }
     if (st == CLSEG_OK) {
@@ -254,7 +258,7 @@ static clseg_status run_layers(clseg_net *net, launch_log *log) {
     for (int i = 0; i < net->spec.n_layers; i++) {
         if (log) log->layer = i;
         double t0 = clseg_now_ms();
-        op_call c = step_call(net, i);
+        op_call c = net_step_call(net, i);
         clseg_status st = op_run_choice(net->ctx, &c, &net->choices[i]);
         if (st == CLSEG_OK && log && log->host_ms) {
             st = ctx_finish(net->ctx);
@@ -265,10 +269,36 @@ static clseg_status run_layers(clseg_net *net, launch_log *log) {
     return CLSEG_OK;
 }
 
+clseg_status clseg_net_prepare(clseg_net *net, int n, int height, int width) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, net_prepare(net, n, height, width));
+}
+
+/* The output shape of the last layer for an n x height x width input (the net prepared for it). */
+static clseg_status output_shape(clseg_net *net, int n, int height, int width, shape4 *out) {
+    clseg_status st = net_prepare(net, n, height, width);
+    if (st == CLSEG_OK) *out = net->steps[net->spec.n_layers - 1].out;
+    return st;
+}
+
+/* For the calls whose output is laid out like the input (logits n x K x H x W, a label map). */
+static clseg_status require_input_sized(clseg_net *net, const char *call, int n, int height,
+                                        int width) {
+    shape4 y;
+    clseg_status st = output_shape(net, n, height, width, &y);
+    if (st != CLSEG_OK) return st;
+    if (y.n == n && y.h == height && y.w == width && y.c == net->classes) return CLSEG_OK;
+    return ctx_fail(net->ctx, CLSEG_ERR_UNSUPPORTED,
+                    "%s: this network's output for a %dx%d input is %dx%dx%d, not %dx%dx%d "
+                    "(classes x height x width); use clseg_net_output_shape and "
+                    "clseg_net_forward_into",
+                    call, width, height, y.c, y.w, y.h, net->classes, width, height);
+}
+
 static clseg_status forward(clseg_net *net, const float *input, int n, int height, int width,
                             float *logits, launch_log *log) {
     clseg_context *ctx = net->ctx;
-    clseg_status st = clseg_net_prepare(net, n, height, width);
+    clseg_status st = net_prepare(net, n, height, width);
     if (st == CLSEG_OK) st = ctx_write(ctx, net->input, 0, shape4_count(net->in_shape) * 4, input);
     if (st == CLSEG_OK) {
         void (*hook)(void *, const char *, cl_event) = ctx->on_launch;
@@ -288,24 +318,81 @@ static clseg_status forward(clseg_net *net, const float *input, int n, int heigh
     return st;
 }
 
-clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int height, int width,
-                               float *logits) {
-    if (!net || !input || !logits) return CLSEG_ERR_INVALID_ARGUMENT;
-    return forward(net, input, n, height, width, logits, NULL);
+static clseg_status forward_checked(clseg_net *net, const float *input, int n, int height,
+                                    int width, float *logits) {
+    if (!input || !logits)
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_forward: %s is NULL",
+                        input ? "logits" : "input");
+    clseg_status st = require_input_sized(net, "clseg_net_forward", n, height, width);
+    return st == CLSEG_OK ? forward(net, input, n, height, width, logits, NULL) : st;
 }
 
-clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int n, int height,
-                                        int width, float *logits, double *layer_ms,
-                                        clseg_layer_timing timing) {
-    if (!net || !input || !logits || !layer_ms) return CLSEG_ERR_INVALID_ARGUMENT;
+clseg_status clseg_net_forward(clseg_net *net, const float *input, int n, int height, int width,
+                               float *logits) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, forward_checked(net, input, n, height, width, logits));
+}
+
+static clseg_status shape_of(clseg_net *net, int n, int height, int width, int out[4]) {
+    if (!out)
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "clseg_net_output_shape: out is NULL");
+    shape4 y;
+    clseg_status st = output_shape(net, n, height, width, &y);
+    if (st != CLSEG_OK) return st;
+    out[0] = y.n;
+    out[1] = y.c;
+    out[2] = y.h;
+    out[3] = y.w;
+    return CLSEG_OK;
+}
+
+clseg_status clseg_net_output_shape(clseg_net *net, int n, int height, int width, int out[4]) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, shape_of(net, n, height, width, out));
+}
+
+static clseg_status forward_into(clseg_net *net, const float *input, int n, int height, int width,
+                                 float *out, size_t capacity) {
+    if (!input || !out)
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_forward_into: %s is NULL",
+                        input ? "out" : "input");
+    shape4 y;
+    clseg_status st = output_shape(net, n, height, width, &y);
+    if (st != CLSEG_OK) return st;
+    if (shape4_count(y) > capacity)
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "clseg_net_forward_into: the output is %dx%dx%dx%d = %zu floats, the "
+                        "buffer holds %zu",
+                        y.n, y.c, y.h, y.w, shape4_count(y), capacity);
+    return forward(net, input, n, height, width, out, NULL);
+}
+
+clseg_status clseg_net_forward_into(clseg_net *net, const float *input, int n, int height,
+                                    int width, float *out, size_t capacity) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, forward_into(net, input, n, height, width, out, capacity));
+}
+
+static clseg_status forward_profiled(clseg_net *net, const float *input, int n, int height,
+                                     int width, float *logits, double *layer_ms,
+                                     clseg_layer_timing timing) {
     clseg_context *ctx = net->ctx;
+    if (!input || !logits || !layer_ms)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_forward_profiled: %s is NULL",
+                        !input    ? "input"
+                        : !logits ? "logits"
+                                  : "layer_ms");
+    clseg_status st0 = require_input_sized(net, "clseg_net_forward_profiled", n, height, width);
+    if (st0 != CLSEG_OK) return st0;
     launch_log log = {0};
     if (timing == CLSEG_LAYER_TIMING_HOST) {
         for (int i = 0; i < net->spec.n_layers; i++) layer_ms[i] = 0;
         log.host_ms = layer_ms;
         return forward(net, input, n, height, width, logits, &log);
     }
-    if (timing != CLSEG_LAYER_TIMING_EVENTS) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (timing != CLSEG_LAYER_TIMING_EVENTS)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "unknown layer timing %d", (int)timing);
     if (!ctx->profiling)
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
                         "per-layer timing needs a context created with enable_profiling");
@@ -332,13 +419,23 @@ clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int 
     return st;
 }
 
-clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, int height,
-                               uint8_t *labels) {
-    if (!net || !rgb || !labels || width < 1 || height < 1) return CLSEG_ERR_INVALID_ARGUMENT;
+clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int n, int height,
+                                        int width, float *logits, double *layer_ms,
+                                        clseg_layer_timing timing) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx,
+                      forward_profiled(net, input, n, height, width, logits, layer_ms, timing));
+}
+
+static clseg_status segment(clseg_net *net, const uint8_t *rgb, int width, int height,
+                            uint8_t *labels) {
+    if (!rgb || !labels)
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_segment: %s is NULL",
+                        rgb ? "labels" : "rgb");
     if (net->channels != 3)
         return ctx_fail(net->ctx, CLSEG_ERR_UNSUPPORTED,
                         "model expects %d input channels, segment() feeds RGB", net->channels);
-    clseg_status st = clseg_net_prepare(net, 1, height, width);
+    clseg_status st = require_input_sized(net, "clseg_net_segment", 1, height, width);
     if (st != CLSEG_OK) return st;
     size_t plane = (size_t)width * height;
     float *x = clseg_realloc(net->staging, plane * 3 * sizeof *x);
@@ -360,19 +457,26 @@ clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, in
     return st;
 }
 
-clseg_status clseg_net_set_memory_planning(clseg_net *net, int enabled) {
+clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, int height,
+                               uint8_t *labels) {
     if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, segment(net, rgb, width, height, labels));
+}
+
+static clseg_status set_memory_planning(clseg_net *net, int enabled) {
     if (net->no_memplan == !enabled) return CLSEG_OK;
     net->no_memplan = !enabled;
     shape4 s = net->in_shape;
     free_activations(net);
-    return s.n ? clseg_net_prepare(net, s.n, s.h, s.w) : CLSEG_OK;
+    return s.n ? net_prepare(net, s.n, s.h, s.w) : CLSEG_OK;
 }
 
-void clseg_net_memory_stats(const clseg_net *net, clseg_memory_stats *out) {
-    if (!out) return;
-    memset(out, 0, sizeof *out);
-    if (!net) return;
+clseg_status clseg_net_set_memory_planning(clseg_net *net, int enabled) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, set_memory_planning(net, enabled));
+}
+
+static void memory_stats(const clseg_net *net, clseg_memory_stats *out) {
     out->weight_bytes = net->weight_bytes;
     out->memory_planning = !net->no_memplan;
     out->scratch_bytes = net->ctx->scratch_bytes;
@@ -386,6 +490,15 @@ void clseg_net_memory_stats(const clseg_net *net, clseg_memory_stats *out) {
     out->scratch_bytes_needed = net->scratch_needed;
 }
 
+void clseg_net_memory_stats(const clseg_net *net, clseg_memory_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!net) return;
+    pthread_mutex_lock(&net->ctx->lock);
+    memory_stats(net, out);
+    pthread_mutex_unlock(&net->ctx->lock);
+}
+
 int clseg_net_layer_count(const clseg_net *net) {
     return net ? net->spec.n_layers : 0;
 }
@@ -394,8 +507,11 @@ static const char *source_name(choice_source s) {
     return s == CHOICE_TUNED ? "tuned" : s == CHOICE_CLASS_DEFAULT ? "default" : "generic";
 }
 
-clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
-    if (!net || !out || i < 0 || i >= net->spec.n_layers) return CLSEG_ERR_INVALID_ARGUMENT;
+clseg_status net_layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
+    if (!out || i < 0 || i >= net->spec.n_layers)
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "clseg_net_layer_info: %s (the net has %d layers)",
+                        out ? "no such layer" : "out is NULL", net->spec.n_layers);
     memset(out, 0, sizeof *out);
     const layer_step *s = &net->steps[i];
     const op_choice *ch = &net->choices[i];
@@ -416,15 +532,20 @@ clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info 
     out->out_shape[2] = s->out.h;
     out->out_shape[3] = s->out.w;
 
-    op_call c = step_call(net, i);
-    op_cost(&c, &out->flop, &out->bytes);
+    op_call c = net_step_call(net, i);
+    op_desc_get(c.kind)->cost(&c, &out->flop, &out->bytes);
     return CLSEG_OK;
+}
+
+clseg_status clseg_net_layer_info(const clseg_net *net, int i, clseg_layer_info *out) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    return CTX_LOCKED(net->ctx, net_layer_info(net, i, out));
 }
 
 clseg_status net_layer_signature(const clseg_net *net, int i, char *buf, size_t len) {
     if (!net || !buf || i < 0 || i >= net->spec.n_layers || !net->in_shape.n)
         return CLSEG_ERR_INVALID_ARGUMENT;
-    op_call c = step_call(net, i);
+    op_call c = net_step_call(net, i);
     op_signature(&c, buf, len);
     return CLSEG_OK;
 }

@@ -10,3 +10,11 @@ void net_normalize_rgb(const uint8_t *rgb, int width, int height, const float *m
         for (size_t i = 0; i < plane; i++) dst[i] = rgb[i * 3 + c] * scale - shift;
     }
 }
+
+clseg_status clseg_model_normalize_rgb(const clseg_model *model, const uint8_t *rgb, int width,
+                                       int height, float *chw) {
+    if (!model || !rgb || !chw || width < 1 || height < 1 || model->channels != 3)
+        return CLSEG_ERR_INVALID_ARGUMENT;
+    net_normalize_rgb(rgb, width, height, model->mean, model->std, chw);
+    return CLSEG_OK;
+}

@@ -1,7 +1,53 @@
 /* plan.c - resolves a spec's layers into op calls for one input shape. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
+
+static int accepts(const net_spec *spec, int classes, int channels, int s) {
+    shape4 shapes[SPEC_MAX_LAYERS];
+    return spec_shapes(spec, classes, (shape4){1, channels, s, s}, shapes, NULL, 0) == CLSEG_OK;
+}
+
+int net_accepted_sizes(const net_spec *spec, int classes, int channels, int near, char *buf,
+                       size_t len) {
+    unsigned char yes[NET_SIZE_PROBE_MAX + 1] = {0};
+    int first = 0, best = 0, n_yes = 0;
+    for (int s = 1; s <= NET_SIZE_PROBE_MAX; s++) {
+        yes[s] = (unsigned char)accepts(spec, classes, channels, s);
+        if (!yes[s]) continue;
+        n_yes++;
+        if (!first) first = s;
+        if (!best || abs(s - near) < abs(best - near)) best = s;
+    }
+    if (len) buf[0] = 0;
+    if (!n_yes) {
+        snprintf(buf, len, "none from 1x1 to %dx%d", NET_SIZE_PROBE_MAX, NET_SIZE_PROBE_MAX);
+        return 0;
+    }
+    /* The largest step d such that, from `first` on, exactly the multiples of d are accepted. */
+    for (int d = NET_SIZE_PROBE_MAX; d >= 1; d--) {
+        if (first % d) continue;
+        int exact = 1;
+        for (int s = first; s <= NET_SIZE_PROBE_MAX && exact; s++) exact = yes[s] == (s % d == 0);
+        if (!exact) continue;
+        if (d == 1)
+            snprintf(buf, len, "any size from %dx%d", first, first);
+        else if (first == d)
+            snprintf(buf, len, "sides that are multiples of %d", d);
+        else
+            snprintf(buf, len, "sides that are multiples of %d, from %d", d, first);
+        return best;
+    }
+    size_t o = (size_t)snprintf(buf, len, "sides");
+    int listed = 0;
+    for (int s = first; s <= NET_SIZE_PROBE_MAX && listed < 8 && o < len; s++)
+        if (yes[s]) o += (size_t)snprintf(buf + o, len - o, "%s %d", listed++ ? "," : "", s);
+    if (listed < n_yes && o < len)
+        snprintf(buf + o, len - o, ", ... (%d of 1-%d)", n_yes, NET_SIZE_PROBE_MAX);
+    return best;
+}
 
 clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *steps, char *err,
                       size_t errlen) {
@@ -9,6 +55,13 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
     int channels[SPEC_MAX_LAYERS];
     clseg_status st = spec_channels(spec, classes, channels, err, errlen);
     if (st == CLSEG_OK) st = spec_shapes(spec, classes, in, shapes, err, errlen);
+    if (st == CLSEG_ERR_INVALID_ARGUMENT && err && errlen) {
+        /* A size this network cannot take: say which it can. */
+        char sizes[160];
+        net_accepted_sizes(spec, classes, in.c, in.h, sizes, sizeof sizes);
+        size_t used = strlen(err);
+        if (used < errlen) snprintf(err + used, errlen - used, " (the network takes %s)", sizes);
+    }
     if (st != CLSEG_OK) return st;
     for (int i = 0; i < spec->n_layers; i++) {
         const spec_layer *L = &spec->layers[i];

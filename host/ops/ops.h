@@ -13,15 +13,17 @@ typedef struct dtensor {
     shape4 s;
 } dtensor;
 
+#define OP_IO_MAX 4 /* tensor slots of a call, each way */
+
 typedef struct op_call {
     op_kind kind;
     op_params p;
     /* conv2d / deconv2d: x, weight, bias (weight and bias use only .mem)
        maxunpool: x, indices     concat / add: a, b     others: x */
-    dtensor in[4];
+    dtensor in[OP_IO_MAX];
     /* maxpool: y, indices (indices.mem may be NULL)    argmax: labels (shape n,1,h,w)
        others: y */
-    dtensor out[4];
+    dtensor out[OP_IO_MAX];
 } op_call;
 
 /* A call with a name for people: the network layer it runs ("enc1", "enc2 dx", "(argmax)"). */
@@ -171,9 +173,8 @@ extern const op_variant maxunpool_bwd_direct;
 extern const op_variant upsample_bwd_direct;
 extern const op_variant softmax_xent_direct;
 
-/* Floating-point operations (conv and deconv; 0 elsewhere) and bytes read + written (inputs,
-   weights, outputs as stored) of a call. */
-void op_cost(const op_call *call, double *flops, double *bytes);
+/* "conv2d": the name in the op's description (host/ops/desc.h); "?" for an unknown kind. */
+const char *op_kind_name(op_kind kind);
 
 /* 1 if the parameter with this role is a kernel define. */
 static inline int param_is_define(param_role r) {

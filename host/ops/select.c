@@ -110,38 +110,3 @@ clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op
 clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c) {
     return c->variant->run(ctx, call, &c->cfg);
 }
-
-static double count(shape4 s) {
-    return (double)shape4_count(s);
-}
-
-void op_cost(const op_call *c, double *flops, double *bytes) {
-    const shape4 x = c->in[0].s, y = c->out[0].s;
-    double f = 0, b = count(x) + count(y);
-    switch (c->kind) {
-    case OP_CONV2D: {
-        const conv2d_params *p = &c->p.conv;
-        f = conv2d_flops(x, p);
-        b += (double)p->cout * p->cin * p->k * p->k + p->cout;
-        break;
-    }
-    case OP_DECONV2D: {
-        const deconv2d_params *p = &c->p.deconv;
-        f = deconv2d_flops(x, p);
-        b += (double)p->cout * p->cin * p->k * p->k + p->cout;
-        break;
-    }
-    case OP_MAXPOOL:
-        if (c->p.pool.with_indices) b += count(y);
-        break;
-    case OP_MAXUNPOOL:
-    case OP_CONCAT:
-    case OP_ADD:
-        b += count(c->in[1].s);
-        break;
-    default:
-        break;
-    }
-    *flops = f;
-    *bytes = 4 * b;
-}

@@ -80,6 +80,48 @@ clseg_status clseg_metrics_write_json(const clseg_metrics *metrics, const char *
     return st;
 }
 
+clseg_status clseg_metrics_create(clseg_metrics **out, const clseg_model *model, int ignore_index,
+                                  const char *device, char *errbuf, size_t errbuf_size) {
+    if (out) *out = NULL;
+    if (!out || !model)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_metrics_create: %s is NULL", out ? "model" : "out");
+    if (ignore_index < -1 || ignore_index > 255)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "ignore index %d is not in -1..255", ignore_index);
+    metrics_obj *o = metrics_new(model, ignore_index, device ? device : "");
+    if (!o) return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    metrics_finish(o, 0, 0, 0);
+    *out = &o->pub;
+    return CLSEG_OK;
+}
+
+clseg_status clseg_metrics_add(clseg_metrics *metrics, const uint8_t *truth, const uint8_t *pred,
+                               size_t pixels, double segment_ms, char *errbuf, size_t errbuf_size) {
+    metrics_obj *o = (metrics_obj *)metrics;
+    if (!o || !truth || !pred)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_metrics_add: %s is NULL",
+                          !o       ? "metrics"
+                          : !truth ? "truth"
+                                   : "pred");
+    const int k = o->cm.classes;
+    for (size_t i = 0; i < pixels; i++) {
+        if (truth[i] >= k && truth[i] != o->cm.ignore)
+            return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_FORMAT,
+                              "label %d at pixel %zu is neither a class (0..%d) nor the ignore "
+                              "index",
+                              truth[i], i, k - 1);
+        if (pred[i] >= k)
+            return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_FORMAT,
+                              "prediction %d at pixel %zu is not a class (0..%d)", pred[i], i,
+                              k - 1);
+    }
+    confusion_add(&o->cm, truth, pred, pixels);
+    metrics_finish(o, metrics->images + 1, metrics->segment_ms + segment_ms, metrics->wall_ms);
+    return CLSEG_OK;
+}
+
 void clseg_eval_options_init(clseg_eval_options *opts) {
     if (!opts) return;
     memset(opts, 0, sizeof *opts);

@@ -5,6 +5,7 @@
 
 #include "device/runtime.h"
 #include "net/plan.h"
+#include "ops/ops.h"
 #include "session.h"
 
 _Static_assert(OP_KIND_COUNT + 1 <= CLSEG_TRAIN_BENCHMARK_MAX_OPS, "room for every op kind");

@@ -513,6 +513,15 @@ clseg_status trainer_create(trainer **out, clseg_context *ctx, const clseg_model
         st = net_plan(&t->model->spec, t->classes, t->in_shape, t->steps, ctx->error,
                       sizeof ctx->error);
     if (st == CLSEG_OK) {
+        /* The loss compares the last layer with a label map of the input's size. */
+        shape4 y = t->steps[t->n_layers - 1].out, x = t->in_shape;
+        if (y.h != x.h || y.w != x.w || y.c != t->classes)
+            st = ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
+                          "training needs an output of classes x height x width: this network "
+                          "gives %dx%dx%d for a %dx%d crop, not %dx%dx%d",
+                          y.c, y.w, y.h, x.w, x.h, t->classes, x.w, x.h);
+    }
+    if (st == CLSEG_OK) {
         for (int c = 0; c < t->classes; c++)
             t->class_weights[c] = cfg->class_weights ? cfg->class_weights[c] : 1.0f;
         parts = softmax_xent_partials(t->steps[t->n_layers - 1].out);

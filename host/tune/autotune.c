@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/desc.h"
 #include "attach.h"
 #include "autotune.h"
 #include "choose.h"
@@ -42,7 +43,7 @@ int tune_distinct_layers(const op_named_call *calls, int n, tune_layer *out, int
         snprintf(L->name, sizeof L->name, "%s", calls[i].name);
         L->count = 1;
         L->first = i;
-        op_cost(&L->call, &L->flops, &L->bytes);
+        op_desc_get(L->call.kind)->cost(&L->call, &L->flops, &L->bytes);
     }
     qsort(out, (size_t)m, sizeof *out, by_weight);
     return m;

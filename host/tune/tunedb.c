@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../ops/desc.h"
 #include "profile.h"
 #include "tunedb.h"
 
@@ -65,53 +66,11 @@ void tune_device_key(const clseg_device_info *dev, char device[256], char driver
 /* ---- op signatures -------------------------------------------------------------------------- */
 
 void op_signature(const op_call *c, char *buf, size_t len) {
+    const op_desc *d = op_desc_get(c->kind);
     shape4 x = c->in[0].s;
     int o = snprintf(buf, len, "%s n=%d c=%d h=%d w=%d", op_kind_name(c->kind), x.n, x.c, x.h, x.w);
     if (o < 0 || (size_t)o >= len) return;
-    char *p = buf + o;
-    size_t left = len - (size_t)o;
-    switch (c->kind) {
-    case OP_CONV2D: {
-        const conv2d_params *q = &c->p.conv;
-        snprintf(p, left, " cout=%d k=%d stride=%d pad=%d relu=%d", q->cout, q->k, q->stride,
-                 q->pad, q->relu);
-        break;
-    }
-    case OP_DECONV2D: {
-        const deconv2d_params *q = &c->p.deconv;
-        snprintf(p, left, " cout=%d k=%d stride=%d pad=%d oph=%d opw=%d relu=%d", q->cout, q->k,
-                 q->stride, q->pad, q->out_pad_h, q->out_pad_w, q->relu);
-        break;
-    }
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-        snprintf(p, left, " k=%d stride=%d ceil=%d idx=%d", c->p.pool.k, c->p.pool.stride,
-                 c->p.pool.ceil_mode, c->kind == OP_MAXPOOL && c->p.pool.with_indices);
-        break;
-    case OP_UPSAMPLE:
-        snprintf(p, left, " factor=%d mode=%d", c->p.up.factor, (int)c->p.up.mode);
-        break;
-    case OP_MAXUNPOOL:
-        snprintf(p, left, " oh=%d ow=%d", c->p.unpool.out_h, c->p.unpool.out_w);
-        break;
-    case OP_CONCAT:
-        snprintf(p, left, " c2=%d", c->in[1].s.c);
-        break;
-    case OP_ADD:
-        snprintf(p, left, " relu=%d", c->p.add.relu);
-        break;
-    case OP_SOFTMAX:
-    case OP_ARGMAX:
-        break;
-    default: {
-        /* An op kind added after this was written: its parameters, whatever they are, by hash
-           (callers zero op_call before filling it, so padding bytes are stable). */
-        uint64_t h = clseg_fnv1a64(CLSEG_FNV1A64_INIT, &c->p, sizeof c->p);
-        for (int i = 1; i < 3; i++) h = clseg_fnv1a64(h, &c->in[i].s, sizeof c->in[i].s);
-        snprintf(p, left, " p=%016llx", (unsigned long long)h);
-        break;
-    }
-    }
+    if (d && d->signature) d->signature(c, buf + o, len - (size_t)o);
 }
 
 /* ---- parameters ----------------------------------------------------------------------------- */

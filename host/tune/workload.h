@@ -4,24 +4,24 @@
 #ifndef CLSEG_WORKLOAD_H
 #define CLSEG_WORKLOAD_H
 
-#include "../ops/ops.h"
+#include "../ops/desc.h"
 
-/* 1 if the tuner can make data for, and verify, calls of this kind. */
+/* 1 if the tuner can make data for, and verify, calls of this kind (the forward ops). */
 int workload_kind_supported(op_kind kind);
 
 /* A call made runnable: device buffers with seeded data, and the reference output. */
 typedef struct workload {
     op_call call; /* buffers filled in */
-    cl_mem mems[5];
-    void *host_in[3];
-    void *want[2]; /* reference outputs */
-    size_t out_count[2];
-    int out_is_int[2];
-    float atol, rtol; /* the op tests' tolerance for this call */
+    cl_mem in_mem[OP_IO_MAX], out_mem[OP_IO_MAX];
+    void *host_in[OP_IO_MAX];
+    void *want[OP_IO_MAX];       /* reference outputs */
+    size_t out_count[OP_IO_MAX]; /* 0 = slot unused */
+    int out_is_int[OP_IO_MAX];
+    op_tolerance tol[OP_IO_MAX]; /* the op's tolerance (its description) */
 } workload;
 
 /* Allocates and fills buffers for `shape_call` (only kind, parameters and shapes are read; a
-   maxpool gets indices when shape_call->out[1].mem is set) and computes the reference output
+   maxpool gets indices when shape_call->p.pool.with_indices) and computes the reference output
    when want_reference. */
 clseg_status workload_create(clseg_context *ctx, const op_call *shape_call, uint64_t seed,
                              int want_reference, workload *w);

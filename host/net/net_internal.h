@@ -1,0 +1,48 @@
+/* net_internal.h - the executor's state (struct clseg_net), shared by net.c and the files that
+   inspect a net (inspect.c); nothing outside host/net includes it. */
+#ifndef CLSEG_NET_INTERNAL_H
+#define CLSEG_NET_INTERNAL_H
+
+#include "calls.h"
+#include "memplan.h"
+#include "plan.h"
+
+struct clseg_net {
+    clseg_context *ctx;
+    net_spec spec;
+    int classes;
+    int channels;
+    float mean[4], std[4];
+    /* weight, bias: owned; out, indices: borrowed from slots for the current input shape */
+    layer_buffers bufs[SPEC_MAX_LAYERS];
+    op_choice choices[SPEC_MAX_LAYERS]; /* variant and parameters for the current input shape */
+    uint64_t weight_bytes;
+    int no_memplan; /* 1 = one buffer per tensor (for comparison) */
+
+    /* activations for the current input shape */
+    shape4 in_shape;
+    layer_step steps[SPEC_MAX_LAYERS];
+    memplan plan;
+    cl_mem slots[MEMPLAN_MAX_TENSORS];
+    uint64_t planned_bytes;  /* activations with the planner, whether or not it is on */
+    uint64_t scratch_needed; /* the most scratch one layer of the current size asks for */
+    cl_mem input, labels;
+    op_choice argmax_choice;
+    uint64_t activation_bytes; /* input, labels and slots */
+    float *staging;            /* host copy of the normalised input for segment() */
+};
+
+/* The functions below expect the context's lock held (they are what the public calls run under
+   CTX_LOCKED). */
+
+/* Plans, checks and allocates the activations and compiles the kernels for an n x height x
+   width input; nothing to do when the net is already prepared for it. */
+clseg_status net_prepare(clseg_net *net, int n, int height, int width);
+
+/* Layer i's forward call on the net's buffers for the current input size. */
+op_call net_step_call(const clseg_net *net, int i);
+
+/* clseg_net_layer_info without the lock. */
+clseg_status net_layer_info(const clseg_net *net, int i, clseg_layer_info *out);
+
+#endif
