@@ -10,20 +10,9 @@
 #include <unistd.h>
 
 #include "clseg.h"
+#include "public_check.h"
 
 #define RSS_SLACK (4u << 20) /* bytes RSS may move after warm-up (malloc's own bookkeeping) */
-
-static int failures;
-
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 /* Resident set size in bytes, from /proc/self/statm (0 where there is none). */
 static uint64_t rss_bytes(void) {
@@ -65,16 +54,16 @@ int main(void) {
     mo.seed = 7;
     clseg_model *model = NULL;
     clseg_status st = clseg_model_init(&model, spec, &mo, err, sizeof err);
-    EXPECT(st == CLSEG_OK, "clseg_model_init: %s", err);
+    CHECK(st == CLSEG_OK, "clseg_model_init: %s", err);
     clseg_context_options co;
     clseg_context_options_init(&co);
     co.tuning_db = "";
     clseg_context *ctx = NULL;
     if (st == CLSEG_OK) st = clseg_context_create(&ctx, &co, err, sizeof err);
-    EXPECT(st == CLSEG_OK, "clseg_context_create: %s", err);
+    CHECK(st == CLSEG_OK, "clseg_context_create: %s", err);
     clseg_net *net = NULL;
     if (st == CLSEG_OK) st = clseg_net_create(&net, ctx, model);
-    EXPECT(st == CLSEG_OK, "clseg_net_create: %s", clseg_context_error(ctx));
+    CHECK(st == CLSEG_OK, "clseg_net_create: %s", clseg_context_error(ctx));
     if (st != CLSEG_OK) goto done;
     printf("device: %s; %ld segmentations\n", clseg_context_device(ctx)->name, iters);
 
@@ -83,7 +72,7 @@ int main(void) {
         sizes[s].rgb = malloc(px * 3);
         sizes[s].labels = malloc(px);
         if (!sizes[s].rgb || !sizes[s].labels) {
-            EXPECT(0, "out of memory");
+            CHECK(0, "out of memory");
             goto done;
         }
         for (size_t i = 0; i < px * 3; i++) sizes[s].rgb[i] = (uint8_t)(i * 2654435761u >> 13);
@@ -98,7 +87,7 @@ int main(void) {
         size_case *c = &sizes[it % n_sizes];
         st = clseg_net_segment(net, c->rgb, c->w, c->h, c->labels);
         if (st != CLSEG_OK) {
-            EXPECT(0, "segmentation %ld (%dx%d): %s", it, c->w, c->h, clseg_context_error(ctx));
+            CHECK(0, "segmentation %ld (%dx%d): %s", it, c->w, c->h, clseg_context_error(ctx));
             break;
         }
         uint64_t hash = fnv1a(c->labels, (size_t)c->w * c->h);
@@ -109,11 +98,11 @@ int main(void) {
             c->label_hash = hash;
             c->device_bytes = dev;
         } else {
-            EXPECT(hash == c->label_hash, "segmentation %ld (%dx%d): labels changed", it, c->w,
-                   c->h);
-            EXPECT(dev == c->device_bytes,
-                   "segmentation %ld (%dx%d): device bytes %" PRIu64 ", first %" PRIu64, it, c->w,
-                   c->h, dev, c->device_bytes);
+            CHECK(hash == c->label_hash, "segmentation %ld (%dx%d): labels changed", it, c->w,
+                  c->h);
+            CHECK(dev == c->device_bytes,
+                  "segmentation %ld (%dx%d): device bytes %" PRIu64 ", first %" PRIu64, it, c->w,
+                  c->h, dev, c->device_bytes);
         }
         if (it == warmup) {
             rss0 = rss_max = rss_bytes();
@@ -121,9 +110,9 @@ int main(void) {
         } else if (it > warmup) {
             uint64_t rss = rss_bytes();
             if (rss > rss_max) rss_max = rss;
-            EXPECT(ms.scratch_bytes == scratch0,
-                   "segmentation %ld: scratch %" PRIu64 " bytes, %" PRIu64 " after warm-up", it,
-                   ms.scratch_bytes, scratch0);
+            CHECK(ms.scratch_bytes == scratch0,
+                  "segmentation %ld: scratch %" PRIu64 " bytes, %" PRIu64 " after warm-up", it,
+                  ms.scratch_bytes, scratch0);
         }
         if (failures > 20) break;
     }
@@ -136,9 +125,9 @@ int main(void) {
     for (int s = 0; s < n_sizes; s++)
         printf("  %dx%d: device bytes %" PRIu64 "\n", sizes[s].w, sizes[s].h,
                sizes[s].device_bytes);
-    EXPECT(rss0 > 0, "no RSS reading from /proc/self/statm");
-    EXPECT(rss_max <= rss0 + RSS_SLACK, "RSS grew by %.2f MiB after warm-up",
-           ((double)rss_max - (double)rss0) / 1048576.0);
+    CHECK(rss0 > 0, "no RSS reading from /proc/self/statm");
+    CHECK(rss_max <= rss0 + RSS_SLACK, "RSS grew by %.2f MiB after warm-up",
+          ((double)rss_max - (double)rss0) / 1048576.0);
 
 done:
     for (int s = 0; s < n_sizes; s++) {
@@ -148,6 +137,5 @@ done:
     clseg_net_free(net);
     clseg_context_free(ctx);
     clseg_model_free(model);
-    printf("test_soak: %s\n", failures ? "FAILED" : "passed");
-    return failures ? 1 : 0;
+    return check_finish("test_soak");
 }

@@ -554,11 +554,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     shape4 out = ref_ok ? steps[last].out : (shape4){in.n, K, in.h, in.w};
     int same_size = out.h == in.h && out.w == in.w;
     /* Exactly the values the call may write: ASan sees one more. */
-    size_t got_count = count;
-#ifndef CLSEG_HAVE_FORWARD_INTO
-    if (!same_size) got_count = CLSEG_MAX(count, plane_out);
-#endif
-    got = malloc(got_count * sizeof *got);
+    got = malloc(count * sizeof *got);
     if (!got) goto done;
     mark_error();
     if (!ref_ok) {
@@ -574,7 +570,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (st != CLSEG_OK) FINDING("clseg_net_forward: %s", clseg_context_error(ctx));
         compare(got, want, count, tol, o->near_ties);
     } else {
-#ifdef CLSEG_HAVE_FORWARD_INTO
         int shape[4];
         st = clseg_net_output_shape(net, in.n, in.h, in.w, shape);
         if (st != CLSEG_OK) FINDING("clseg_net_output_shape: %s", clseg_context_error(ctx));
@@ -596,16 +591,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         st = clseg_net_forward_into(net, x, in.n, in.h, in.w, got, count);
         if (st != CLSEG_OK) FINDING("clseg_net_forward_into: %s", clseg_context_error(ctx));
         compare(got, want, count, tol, o->near_ties);
-#else
-        /* Before clseg_net_forward_into: the buffer holds the whole output, and forward either
-           fills it or refuses. */
-        st = clseg_net_forward(net, x, in.n, in.h, in.w, got);
-        if (st == CLSEG_OK)
-            compare(got, want, count, tol, o->near_ties);
-        else
-            check_message(st, "clseg_net_forward");
-        if (st != CLSEG_OK) say("outcome: clseg_net_forward refused: %s", clseg_context_error(ctx));
-#endif
     }
 
     /* Segmentation's argmax, where the reference's best class leads by more than the bound. */
