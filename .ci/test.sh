@@ -59,7 +59,8 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCLSEG_TSAN=ON -DCLSEG_WERROR
 cmake --build build-tsan -j"$jobs" --target test_net_shapes
 CLSEG_DEVICE=pocl ctest --no-tests=error --test-dir build-tsan --output-on-failure -R '^test_net_shapes$'
 
-echo "== fault injection (ASan/LSan): every OpenCL call, then every allocation, of a forward pass fails in turn"
+echo "== fault injection (ASan/LSan): every OpenCL call, then every allocation, of a forward pass fails in turn;"
+echo "   every public call misused (test_api_misuse); fuzz_exec's corpus replayed"
 # Only the ICD under test is loaded: Mesa's clover, which has no device here, unloads its gallium
 # driver after probing and LSan cannot name the module of what it keeps (docs/reliability.md).
 cmake -S . -B build-fault -DCMAKE_BUILD_TYPE=Debug -DCLSEG_SANITIZE=ON -DCLSEG_FAULT_INJECTION=ON \
@@ -68,7 +69,8 @@ cmake --build build-fault -j"$jobs"
 for dev in pocl rusticl; do
     RUSTICL_ENABLE=llvmpipe CLSEG_DEVICE=$dev OCL_ICD_VENDORS=/etc/OpenCL/vendors/$dev.icd \
         ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp \
-        ctest --no-tests=error --test-dir build-fault --output-on-failure -R '^test_fault_'
+        ctest --no-tests=error --test-dir build-fault --output-on-failure \
+        -R '^(test_fault_|test_api_misuse$)'
 done
 
 echo "== fuzz smoke: every libFuzzer target for 30 s from its seed corpus, zero findings"

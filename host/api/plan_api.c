@@ -47,7 +47,10 @@ static clseg_status plan_build(clseg_plan **out, const clseg_device_info *dev, c
                                char *err, size_t errlen) {
     if (out) *out = NULL;
     if (!out || !dev || !model)
-        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, "NULL argument");
+        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, "NULL %s",
+                          !out   ? "out"
+                          : !dev ? "device"
+                                 : "model");
     if (n < 1 || height < 1 || width < 1 || height > CLSEG_MAX_DIM || width > CLSEG_MAX_DIM)
         return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, "bad input size %dx%dx%d", n,
                           height, width);
@@ -126,8 +129,15 @@ clseg_status clseg_plan_layer_get(const clseg_plan *plan, int i, clseg_plan_laye
 clseg_status clseg_plan_time_layer(const clseg_plan *plan, clseg_context *ctx, int i, int reps,
                                    double *ms) {
     if (!ctx) return CLSEG_ERR_INVALID_ARGUMENT;
-    if (!plan || !ms || i < 0 || i >= plan->n || reps < 1)
-        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_plan_time_layer: bad argument");
+    if (!plan || !ms)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_plan_time_layer: NULL %s",
+                        plan ? "ms" : "plan");
+    if (i < 0 || i >= plan->n)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "clseg_plan_time_layer: layer %d is not in 0..%d", i, plan->n - 1);
+    if (reps < 1)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "clseg_plan_time_layer: reps %d is below 1", reps);
     if (plan->dev.platform_index != ctx->info.platform_index ||
         plan->dev.device_index != ctx->info.device_index || strcmp(plan->dev.name, ctx->info.name))
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,

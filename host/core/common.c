@@ -202,6 +202,9 @@ clseg_status clseg_read_file(const char *path, size_t max_size, uint8_t **data, 
 
 clseg_status clseg_write_file_atomic(const char *path, const void *data, size_t size, char *err,
                                      size_t errlen) {
+    if (!path || (!data && size))
+        return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_write_file_atomic: NULL %s", path ? "data" : "path");
     size_t plen = strlen(path);
     char *tmp = clseg_malloc(plen + 32);
     if (!tmp) return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");

@@ -9,6 +9,13 @@
 
 clseg_status net_reference_forward(const clseg_model *m, const float *input, shape4 in,
                                    float *logits, char *err, size_t errlen) {
+    return net_reference_forward_observed(m, input, in, logits, NULL, NULL, err, errlen);
+}
+
+clseg_status net_reference_forward_observed(const clseg_model *m, const float *input, shape4 in,
+                                            float *logits,
+                                            void (*observe)(void *user, const net_ref_layer *l),
+                                            void *user, char *err, size_t errlen) {
     const net_spec *spec = &m->spec;
     layer_step *steps = clseg_calloc(SPEC_MAX_LAYERS, sizeof *steps);
     float **outs = clseg_calloc(SPEC_MAX_LAYERS, sizeof *outs);
@@ -25,10 +32,10 @@ clseg_status net_reference_forward(const clseg_model *m, const float *input, sha
             break;
         }
         outs[i] = y;
+        float *w = NULL, *b = NULL;
         switch (s->op) {
         case OP_CONV2D:
         case OP_DECONV2D: {
-            float *w, *b;
             int cin = xs.c, cout = s->out.c;
             st = fold_layer(m, i, cin, cout, &w, &b, err, errlen);
             if (st != CLSEG_OK) break;
@@ -36,8 +43,6 @@ clseg_status net_reference_forward(const clseg_model *m, const float *input, sha
                 ref_conv2d(x, xs, w, b, &s->p.conv, y);
             else
                 ref_deconv2d(x, xs, w, b, &s->p.deconv, y);
-            free(w);
-            free(b);
             break;
         }
         case OP_MAXPOOL:
@@ -73,6 +78,17 @@ clseg_status net_reference_forward(const clseg_model *m, const float *input, sha
             st = clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "unexpected op");
             break;
         }
+        if (st == CLSEG_OK && observe) {
+            net_ref_layer l = {
+                .index = i, .step = s, .weight = w, .bias = b, .out = y, .indices = idx[i]};
+            for (int k = 0; k < s->n_in && k < SPEC_MAX_INPUTS; k++) {
+                l.in[k] = s->in[k] == SPEC_INPUT ? input : outs[s->in[k]];
+                l.in_shape[k] = s->in[k] == SPEC_INPUT ? in : steps[s->in[k]].out;
+            }
+            observe(user, &l);
+        }
+        free(w);
+        free(b);
     }
     if (st == CLSEG_OK) {
         int last = spec->n_layers - 1;

@@ -66,7 +66,8 @@ clseg_status clseg_metrics_write_json(const clseg_metrics *metrics, const char *
                                       const char *model_label, char *errbuf, size_t errbuf_size) {
     const metrics_obj *o = (const metrics_obj *)metrics;
     if (!o || !path)
-        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "no metrics or path");
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_metrics_write_json: NULL %s", o ? "path" : "metrics");
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -171,13 +172,22 @@ clseg_status clseg_eval(clseg_metrics **out, clseg_context *ctx, clseg_net *net,
                         const clseg_model *model, const clseg_eval_options *opts, char *errbuf,
                         size_t errbuf_size) {
     if (out) *out = NULL;
-    if (!out || !ctx || !net || !model || !opts || !opts->struct_size || !opts->image_dir ||
-        !opts->label_dir)
+    if (!out || !ctx || !net || !model || !opts)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "clseg_eval: NULL %s",
+                          !out     ? "out"
+                          : !ctx   ? "context"
+                          : !net   ? "net"
+                          : !model ? "model"
+                                   : "options");
+    if (!opts->struct_size)
         return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
-                          "clseg_eval needs a context, net, model, image and label directories");
+                          "evaluation options not initialised (struct_size 0)");
     clseg_eval_options o;
     clseg_eval_options_init(&o);
     memcpy(&o, opts, CLSEG_MIN(opts->struct_size, sizeof o));
+    if (!o.image_dir || !o.label_dir)
+        return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                          "clseg_eval needs image and label directories");
     dataset ds;
     clseg_status st = dataset_open(&ds, o.image_dir, o.label_dir, errbuf, errbuf_size);
     if (st != CLSEG_OK) return st;

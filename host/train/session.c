@@ -234,7 +234,8 @@ clseg_status clseg_train_session_create(clseg_train_session **out, const clseg_t
                                         char *errbuf, size_t errbuf_size) {
     if (!out) return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "out is NULL");
     *out = NULL;
-    if (!opts || !opts->struct_size)
+    if (!opts) return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT, "opts is NULL");
+    if (!opts->struct_size)
         return clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
                           "training options not initialised (struct_size 0)");
     clseg_train_session *s = clseg_calloc(1, sizeof *s);
@@ -439,7 +440,8 @@ clseg_status clseg_train_session_load_data(clseg_train_session *s) {
 /* ---- start: the trainer on a device -------------------------------------------------------- */
 
 clseg_status clseg_train_session_start(clseg_train_session *s, clseg_context *ctx) {
-    if (!s || !ctx) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (!s) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (!ctx) return session_fail(s, CLSEG_ERR_INVALID_ARGUMENT, "start needs a context (NULL)");
     if (s->phase != SESSION_DATA || !s->ckpt_path)
         return session_fail(s, CLSEG_ERR_INVALID_ARGUMENT,
                             "start needs loaded data and a run that is not finished");
@@ -463,6 +465,7 @@ clseg_status clseg_train_session_start(clseg_train_session *s, clseg_context *ct
 }
 
 void clseg_train_session_info(const clseg_train_session *s, clseg_train_info *out) {
+    if (!out) return;
     memset(out, 0, sizeof *out);
     if (!s) return;
     const clseg_train_options *o = &s->o;

@@ -34,7 +34,13 @@ static double forward_gflop(const clseg_model *model, shape4 in) {
 clseg_status clseg_train_session_benchmark(clseg_train_session *s, clseg_context *ctx, int n,
                                            clseg_train_benchmark_fn progress, void *user,
                                            clseg_train_benchmark *out) {
-    if (!s || !ctx || !out || n < 1) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (!s) return CLSEG_ERR_INVALID_ARGUMENT;
+    if (!ctx || !out)
+        return session_fail(s, CLSEG_ERR_INVALID_ARGUMENT, "the benchmark needs a %s (NULL)",
+                            ctx ? "result struct" : "context");
+    if (n < 1)
+        return session_fail(s, CLSEG_ERR_INVALID_ARGUMENT, "the benchmark needs steps >= 1, not %d",
+                            n);
     memset(out, 0, sizeof *out);
     const clseg_train_options *o = &s->o;
     if (s->phase != SESSION_CREATED)

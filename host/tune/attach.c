@@ -10,6 +10,7 @@
 #include "clseg_tune.h"
 
 int clseg_tuning_db_default_path(const char *cache_dir, char *buf, size_t len) {
+    if (!buf || !len) return 0;
     const char *env = getenv("CLSEG_TUNING_DB");
     const char *dir = cache_dir, *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     if (!dir || !*dir) dir = getenv("CLSEG_CACHE_DIR");
@@ -23,7 +24,7 @@ int clseg_tuning_db_default_path(const char *cache_dir, char *buf, size_t len) {
     else if (home && *home)
         n = snprintf(buf, len, "%s/.cache/clseg/tuning.db", home);
     if (n >= 0 && (size_t)n < len) return 1;
-    if (len) *buf = 0;
+    *buf = 0;
     return 0;
 }
 

@@ -18,10 +18,21 @@ if [ ${#targets[@]} -eq 0 ]; then
     for t in "$build"/tests/fuzz/fuzz_*; do [ -x "$t" ] && targets+=("${t##*/fuzz_}"); done
 fi
 work=${FUZZ_WORK:-$(mktemp -d)}
+# fuzz_exec runs on an OpenCL device: load only its driver's ICD (Mesa's clover, which has no
+# device here, leaves allocations LSan cannot attribute) and suppress the drivers' own
+# process-lifetime caches, never clseg's leaks (docs/reliability.md).
+device=${CLSEG_DEVICE:-pocl}
+if [ -z "${OCL_ICD_VENDORS:-}" ] && [ -f "/etc/OpenCL/vendors/$device.icd" ]; then
+    export OCL_ICD_VENDORS=/etc/OpenCL/vendors/$device.icd
+fi
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/../../.ci/lsan.supp}
 status=0
 for t in "${targets[@]}"; do
     mkdir -p "$work/$t"
-    flags=(-rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "-artifact_prefix=$work/$t/")
+    # fuzz_exec compiles kernels for new shapes (seconds each on PoCL under ASan)
+    timeout=10
+    [ "$t" = exec ] && timeout=60
+    flags=(-rss_limit_mb=2048 "-timeout=$timeout" -print_final_stats=1 "-artifact_prefix=$work/$t/")
     [ "$seconds" -gt 0 ] && flags+=("-max_total_time=$seconds")
     [ -f "$here/$t.dict" ] && flags+=("-dict=$here/$t.dict")
     echo "== fuzz_$t ${flags[*]} $*"
