@@ -21,16 +21,18 @@ else
     cat "$tmp/stderr" >&2
 fi
 
-# Measured on PoCL for this frame (docs/training.md): mIoU 63.57, pixel accuracy 87.26; IoU Sky
-# 93.6, Road 94.6, Building 61.1, Tree 80.2.
+# Measured on PoCL for this frame (docs/training.md; model of 2026-12-04, which saw this frame in
+# training): mIoU 73.04, pixel accuracy 91.62; IoU Sky 94.3, Road 95.5, Building 75.7, Tree 87.4.
+# The floors sit about 10 points under, so only a real break (format, folding, normalisation, a
+# kernel) trips them, on any device.
 if [ -s "$tmp/eval.json" ] && python3 - "$tmp/eval.json" <<'EOF'; then ok; else bad "bundled model scores"; fi
 import json, sys
 d = json.load(open(sys.argv[1]))
-bounds = {"pixel_accuracy": 82.0, "miou": 50.0}
+bounds = {"pixel_accuracy": 86.0, "miou": 63.0}
 iou = d["per_class_iou"]
 bad = [f"{k} {d[k]:.2f} < {v}" for k, v in bounds.items() if d[k] < v]
 # The big classes of the frame must each be found.
-for name, floor in (("Sky", 80.0), ("Road", 85.0), ("Building", 55.0), ("Tree", 70.0)):
+for name, floor in (("Sky", 85.0), ("Road", 88.0), ("Building", 65.0), ("Tree", 77.0)):
     if iou[name] is None or iou[name] < floor:
         bad.append(f"{name} IoU {iou[name]} < {floor}")
 print("bundled model on the sample frame: mIoU %.2f, pixel accuracy %.2f" % (d["miou"], d["pixel_accuracy"]))
