@@ -1,9 +1,11 @@
 /* select.c - the variant table, and preparing / running a choice made by the selector
    (host/tune/select.c). */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "desc.h"
 #include "ops.h"
 #include "variant_util.h"
 
@@ -107,6 +109,32 @@ clseg_status op_prepare_choice(clseg_context *ctx, const op_call *call, const op
     return c->variant->prepare ? c->variant->prepare(ctx, call, &c->cfg) : CLSEG_OK;
 }
 
+/* Every buffer of the call holds at least what its slot's shape needs (the description's shape
+   rule), so no kernel can be sent past the end of a buffer by shapes that disagree with it. A
+   failure is a bug of the caller inside clseg: debug builds stop at it, release builds return
+   CLSEG_ERR_INTERNAL with the slot and both sizes. */
+static clseg_status check_buffers(clseg_context *ctx, const op_call *call) {
+    shape4 shape[2][OP_IO_MAX];
+    if (!op_shapes(call, shape[0], shape[1])) return CLSEG_OK; /* the variant says what is wrong */
+    for (int side = 0; side < 2; side++)
+        for (int k = 0; k < OP_IO_MAX; k++) {
+            cl_mem mem = side ? call->out[k].mem : call->in[k].mem;
+            size_t need = shape4_count(shape[side][k]) * 4, have = 0;
+            if (!mem || !need) continue;
+            cl_int e = clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof have, &have, NULL);
+            if (e != CL_SUCCESS) return ctx_cl_fail(ctx, e, "clGetMemObjectInfo");
+            if (have >= need) continue;
+            const shape4 s = shape[side][k];
+            assert(!"an op's buffer is smaller than its shape");
+            return ctx_fail(ctx, CLSEG_ERR_INTERNAL,
+                            "%s: %s[%d] is a %zu-byte buffer, its shape %dx%dx%dx%d needs %zu",
+                            op_kind_name(call->kind), side ? "out" : "in", k, have, s.n, s.c, s.h,
+                            s.w, need);
+        }
+    return CLSEG_OK;
+}
+
 clseg_status op_run_choice(clseg_context *ctx, const op_call *call, const op_choice *c) {
-    return c->variant->run(ctx, call, &c->cfg);
+    clseg_status st = check_buffers(ctx, call);
+    return st == CLSEG_OK ? c->variant->run(ctx, call, &c->cfg) : st;
 }
