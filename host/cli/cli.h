@@ -32,6 +32,9 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "clseg <cmd>: <message>" and a hint to --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* --test-flip on|off (segment, eval): *flip = 1 / 0; 0 for anything else. */
+int cli_parse_on_off(const char *s, int *flip);
+
 /* Strict integer parsing: the whole string, within [lo, hi]. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 

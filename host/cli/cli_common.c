@@ -63,3 +63,11 @@ void cli_remove_dir(const char *dir) {
     }
     rmdir(dir);
 }
+
+int cli_parse_on_off(const char *s, int *flip) {
+    if (!strcmp(s, "on") || !strcmp(s, "off")) {
+        *flip = !strcmp(s, "on");
+        return 1;
+    }
+    return 0;
+}

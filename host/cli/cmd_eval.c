@@ -22,6 +22,8 @@ static void help(void) {
            "  --device SEL    OpenCL device (P:D or a name substring; default $CLSEG_DEVICE)\n"
            "  --db FILE       tuning database from 'clseg tune' (default $CLSEG_TUNING_DB, else\n"
            "                  tuning.db in the cache directory)\n"
+           "  --test-flip on|off  average each image's class scores with its mirror's (about\n"
+           "                  twice the time; default: the model's test_flip)\n"
            "  --json FILE     also write the results as JSON (keys: miou, pixel_accuracy,\n"
            "                  mean_class_accuracy, per_class_iou, confusion, images, ...)\n"
            "  -h, --help      this text\n");
@@ -37,20 +39,22 @@ int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *images = NULL, *labels = NULL, *device = NULL, *json = NULL;
     const char *db = NULL;
     long ignore = -1;
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"images", required_argument, 0, 'i'},
-                                         {"labels", required_argument, 0, 'l'},
-                                         {"ignore", required_argument, 0, 'g'},
-                                         {"device", required_argument, 0, 'd'},
-                                         {"json", required_argument, 0, 'j'},
-                                         {"db", required_argument, 0, 'b'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    int test_flip = -1;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},  {"test-flip", required_argument, 0, 'f'},
+        {"images", required_argument, 0, 'i'}, {"labels", required_argument, 0, 'l'},
+        {"ignore", required_argument, 0, 'g'}, {"device", required_argument, 0, 'd'},
+        {"json", required_argument, 0, 'j'},   {"db", required_argument, 0, 'b'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":m:i:l:g:d:j:b:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'f':
+            if (!cli_parse_on_off(optarg, &test_flip))
+                return cli_usage_error("eval", "--test-flip must be on or off, not '%s'", optarg);
+            break;
         case 'm':
             model_path = optarg;
             break;
@@ -101,6 +105,8 @@ int cmd_eval(int argc, char **argv) {
         cli_error("%s: %s", model_path, clseg_context_error(ctx));
         goto done;
     }
+    if (test_flip >= 0) clseg_net_set_test_flip(net, test_flip);
+    if (clseg_net_test_flip(net)) fprintf(stderr, "eval: test-time flip on (image + mirror)\n");
     cli_progress bar;
     cli_progress_start(&bar, stderr, 0, 0);
     clseg_eval_options eo;

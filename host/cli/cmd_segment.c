@@ -26,6 +26,8 @@ static void help(void) {
         "                     --with-labels\n"
         "  --db FILE          tuning database written by 'clseg tune' (default $CLSEG_TUNING_DB,\n"
         "                     else tuning.db in the cache directory)\n"
+        "  --test-flip on|off average the class scores of the image and of its mirror (about\n"
+        "                     twice the time; default: the model's test_flip)\n"
         "  --timing           print start-up (model load, kernel compile or cache) and per-image\n"
         "                     times on stderr\n"
         "  -h, --help         this text\n\n"
@@ -101,7 +103,7 @@ done:
 int cmd_segment(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL, *out_dir = NULL, *db = NULL;
     outputs single = {0};
-    int with_overlay = 0, with_labels = 0, timing = 0, c;
+    int with_overlay = 0, with_labels = 0, timing = 0, c, test_flip = -1;
     enum {
         OPT_OVERLAY = 256,
         OPT_LABELS,
@@ -109,7 +111,8 @@ int cmd_segment(int argc, char **argv) {
         OPT_WITH_OV,
         OPT_WITH_LAB,
         OPT_TIMING,
-        OPT_DB
+        OPT_DB,
+        OPT_TEST_FLIP
     };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"device", required_argument, 0, 'd'},
@@ -121,6 +124,7 @@ int cmd_segment(int argc, char **argv) {
                                          {"with-labels", no_argument, 0, OPT_WITH_LAB},
                                          {"timing", no_argument, 0, OPT_TIMING},
                                          {"db", required_argument, 0, OPT_DB},
+                                         {"test-flip", required_argument, 0, OPT_TEST_FLIP},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -156,6 +160,11 @@ int cmd_segment(int argc, char **argv) {
             break;
         case OPT_TIMING:
             timing = 1;
+            break;
+        case OPT_TEST_FLIP:
+            if (!cli_parse_on_off(optarg, &test_flip))
+                return cli_usage_error("segment", "--test-flip must be on or off, not '%s'",
+                                       optarg);
             break;
         case 'h':
             help();
@@ -206,6 +215,7 @@ int cmd_segment(int argc, char **argv) {
         clseg_model_free(model);
         return EXIT_FAILURE_RUN;
     }
+    if (test_flip >= 0) clseg_net_set_test_flip(net, test_flip);
     if (timing) {
         clseg_startup_stats s;
         clseg_context_startup_stats(ctx, &s);

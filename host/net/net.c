@@ -72,6 +72,7 @@ static clseg_status create(clseg_net **out, clseg_context *ctx, const clseg_mode
     net->spec = model->spec;
     net->classes = model->classes;
     net->channels = model->channels;
+    net->test_flip = model->spec.test_flip;
     memcpy(net->mean, model->mean, sizeof net->mean);
     memcpy(net->std, model->std, sizeof net->std);
 
@@ -427,6 +428,45 @@ clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int 
                       forward_profiled(net, input, n, height, width, logits, layer_ms, timing));
 }
 
+/* Test-time flip: the class scores of x and of its horizontal mirror, mirrored back and summed,
+   then the argmax on the host (ties: the lowest class, as the argmax kernel). */
+static clseg_status segment_flipped(clseg_net *net, float *x, int width, int height,
+                                    uint8_t *labels) {
+    const size_t plane = (size_t)width * height, k = (size_t)net->classes;
+    const int last = net->spec.n_layers - 1;
+    float *scores = clseg_malloc(2 * k * plane * sizeof *scores);
+    if (!scores) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    clseg_status st = CLSEG_OK;
+    for (int pass = 0; pass < 2 && st == CLSEG_OK; pass++) {
+        if (pass == 1)
+            for (size_t row = 0; row < 3 * (size_t)height; row++)
+                for (int a = 0, b = width - 1; a < b; a++, b--) {
+                    float t = x[row * width + a];
+                    x[row * width + a] = x[row * width + b];
+                    x[row * width + b] = t;
+                }
+        st = ctx_write(net->ctx, net->input, 0, plane * 3 * sizeof *x, x);
+        if (st == CLSEG_OK) st = run_layers(net, NULL);
+        if (st == CLSEG_OK)
+            st = ctx_read(net->ctx, net->bufs[last].out, 0, k * plane * sizeof *scores,
+                          scores + (size_t)pass * k * plane);
+    }
+    const float *a = scores, *m = scores + k * plane;
+    for (int y = 0; st == CLSEG_OK && y < height; y++)
+        for (int xx = 0; xx < width; xx++) {
+            size_t i = (size_t)y * width + xx, j = (size_t)y * width + (width - 1 - xx);
+            int best = 0;
+            float best_v = a[i] + m[j];
+            for (size_t c = 1; c < k; c++) {
+                float v = a[c * plane + i] + m[c * plane + j];
+                if (v > best_v) best_v = v, best = (int)c;
+            }
+            labels[i] = (uint8_t)best;
+        }
+    free(scores);
+    return st;
+}
+
 static clseg_status segment(clseg_net *net, const uint8_t *rgb, int width, int height,
                             uint8_t *labels) {
     if (!rgb || !labels)
@@ -442,6 +482,7 @@ static clseg_status segment(clseg_net *net, const uint8_t *rgb, int width, int h
     if (!x) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     net->staging = x;
     net_normalize_rgb(rgb, width, height, net->mean, net->std, x);
+    if (net->test_flip) return segment_flipped(net, x, width, height, labels);
     int32_t *lab = clseg_malloc(plane * sizeof *lab);
     if (!lab) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     st = ctx_write(net->ctx, net->input, 0, plane * 3 * sizeof *x, x);
@@ -461,6 +502,18 @@ clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, in
                                uint8_t *labels) {
     if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
     return CTX_LOCKED(net->ctx, segment(net, rgb, width, height, labels));
+}
+
+clseg_status clseg_net_set_test_flip(clseg_net *net, int enabled) {
+    if (!net) return CLSEG_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&net->ctx->lock);
+    net->test_flip = enabled != 0;
+    pthread_mutex_unlock(&net->ctx->lock);
+    return CLSEG_OK;
+}
+
+int clseg_net_test_flip(const clseg_net *net) {
+    return net ? net->test_flip : 0;
 }
 
 static clseg_status set_memory_planning(clseg_net *net, int enabled) {

@@ -30,6 +30,7 @@ struct clseg_net {
     op_choice argmax_choice;
     uint64_t activation_bytes; /* input, labels and slots */
     float *staging;            /* host copy of the normalised input for segment() */
+    int test_flip;             /* segment() averages the image and its mirror (spec test_flip) */
 };
 
 /* The functions below expect the context's lock held (they are what the public calls run under

@@ -42,12 +42,14 @@ typedef enum spec_key {
     KEY_FACTOR,
     KEY_MODE,
     KEY_POOL,
+    KEY_TEST_FLIP,
     KEY_COUNT
 } spec_key;
 
 static const char *const key_names[KEY_COUNT] = {
     [KEY_NAME] = "name",
     [KEY_CHANNELS] = "channels",
+    [KEY_TEST_FLIP] = "test_flip",
     [KEY_INPUT] = "input",
     [KEY_INPUTS] = "inputs",
     [KEY_FILTERS] = "filters",
@@ -74,7 +76,7 @@ _Static_assert(CLSEG_ARRAY_LEN(key_names) == KEY_COUNT, "spec key name table");
 #define POOL_KEYS (K(KEY_NAME) | K(KEY_INPUT) | K(KEY_SIZE) | K(KEY_STRIDE) | K(KEY_CEIL))
 
 static const uint32_t allowed_keys[SECTION_COUNT] = {
-    [SECTION_NET] = K(KEY_NAME) | K(KEY_CHANNELS),
+    [SECTION_NET] = K(KEY_NAME) | K(KEY_CHANNELS) | K(KEY_TEST_FLIP),
     [LAYER_CONV] = CONV_KEYS,
     [LAYER_DECONV] = CONV_KEYS | K(KEY_OUTPUT_SIZE) | K(KEY_OUTPUT_PADDING),
     [LAYER_MAXPOOL] = POOL_KEYS,
@@ -225,6 +227,7 @@ static clseg_status set_key(parser *p, spec_key key, char *value) {
             snprintf(s->name, sizeof s->name, "%s", value);
             return CLSEG_OK;
         }
+        if (key == KEY_TEST_FLIP) return parse_int(p, kn, value, 0, 1, &s->test_flip);
         return parse_int(p, kn, value, 1, 4, &s->input_channels);
     }
     spec_layer *L = &p->spec->layers[p->spec->n_layers];
@@ -320,6 +323,7 @@ static clseg_status set_key(parser *p, spec_key key, char *value) {
         if (strcmp(value, "data") == 0) return fail(p, p->line, "pool: 'data' is not a maxpool");
         return take_ref(p, kn, value, p->pool_ref);
     case KEY_CHANNELS:
+    case KEY_TEST_FLIP:
     case KEY_COUNT:
         break;
     }

@@ -63,6 +63,7 @@ typedef struct spec_layer {
 typedef struct net_spec {
     char name[SPEC_NAME_MAX];
     int input_channels; /* [net] channels, default 3 */
+    int test_flip;      /* [net] test_flip: segment() averages the image and its mirror */
     int n_layers;
     spec_layer layers[SPEC_MAX_LAYERS];
     /* The output layer is the last one. */
