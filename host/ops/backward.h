@@ -1,5 +1,6 @@
 /* backward.h - the training ops: gradients of every forward op, BatchNorm in training mode and
-   the fused softmax cross-entropy loss, as op_call layouts for op_run / op_choose. */
+   the fused softmax cross-entropy loss, as op_call layouts for the selector (tune_select) and
+   op_run_choice. */
 /* Changed after first publication: the 4th block of BatchNorm's `saved` scratch holds beta
    (was beta - mean*scale); its size and the op_call layouts are unchanged. */
 #ifndef CLSEG_BACKWARD_H

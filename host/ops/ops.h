@@ -1,6 +1,6 @@
-/* ops.h - op dispatch: each op has a table of OpenCL variants, each declaring what it supports;
-   the selector runs the first variant that supports the call (the plain kernel is last and
-   supports everything). */
+/* ops.h - op calls and their OpenCL variants: each op has variants in preference order, each
+   declaring its parameters (with roles), requirements and what it supports (and why not); the
+   selection policy is above, in host/tune (the plain kernel is last and supports everything). */
 #ifndef CLSEG_OPS_H
 #define CLSEG_OPS_H
 

@@ -9,7 +9,7 @@
 #include "workload.h"
 
 typedef struct tune_layer {
-    op_call call; /* kind, parameters, shapes; buffers as in workload_net_calls */
+    op_call call; /* kind, parameters, shapes; from net_calls (no buffers) */
     char sig[256];
     char name[OP_CALL_NAME_MAX]; /* the first layer with this signature */
     int count;                   /* layers of the network that share it */
