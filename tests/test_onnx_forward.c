@@ -7,19 +7,7 @@
 #include <string.h>
 
 #include "clseg.h"
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "public_check.h"
 
 #define FIXTURES CLSEG_SOURCE_DIR "/tests/fixtures/onnx/"
 
@@ -156,6 +144,5 @@ int main(void) {
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++)
         run_fixture(ctx, &fixtures[i]);
     clseg_context_free(ctx);
-    printf("test_onnx_forward: %d checks passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_finish("test_onnx_forward");
 }
