@@ -393,7 +393,8 @@ static clseg_status const_ints(importer *im, const value *v, int64_t *out, int m
     if (v->count > (size_t)max) return unsup(im, "'%s' has %zu values", v->name, v->count);
     for (size_t k = 0; k < v->count; k++) {
         double x = const_at(v, k);
-        if (v->is_float && x != floor(x)) return bad(im, "'%s' must hold integers", v->name);
+        if (v->is_float && (x != floor(x) || !(fabs(x) < 9.2e18)))
+            return bad(im, "'%s' must hold integers", v->name);
         out[k] = v->is_float ? (int64_t)x : v->i[k];
     }
     *n = (int)v->count;
@@ -897,6 +898,10 @@ static clseg_status map_resize(importer *im, int is_upsample) {
     } else if (!is_upsample || im->opset >= 9) {
         return bad(im, "neither scales nor sizes are given");
     }
+    /* Beyond 2^20 no size fits a tensor; the bound keeps the conversions below defined. */
+    for (int a = 0; a < 4; a++)
+        if (!(scale[a] > 0 && scale[a] <= 1 << 20))
+            return bad(im, "scale %g is out of range", scale[a]);
     if (!(sizes && sizes->count))
         for (int a = 0; a < 4; a++) out_dim[a] = (int64_t)floor((double)in_dim[a] * scale[a]);
     if (out_dim[0] != in_dim[0] || out_dim[1] != in_dim[1])
