@@ -111,6 +111,15 @@ static void regressions(void) {
     CHECK(st == CLSEG_ERR_FORMAT && strstr(err, "out of range") && !m, "huge scale: %s: %s",
           clseg_status_str(st), err);
     free(data);
+
+    /* A weight whose dims claim 2^31 elements, 64 bytes of data: 8 GiB were allocated before
+       the data's size was compared with the shape. */
+    CHECK_OK(clseg_read_file(CORPUS "/onnx/regress-tensor-huge-shape.onnx", 1 << 20, &data, &size,
+                             err, sizeof err));
+    st = onnx_import(data, size, &opts, &m, err, sizeof err);
+    CHECK(st == CLSEG_ERR_FORMAT && strstr(err, "raw_data has 64 bytes") && !m,
+          "huge shape: %s: %s", clseg_status_str(st), err);
+    free(data);
 #endif
 }
 

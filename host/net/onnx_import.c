@@ -298,6 +298,23 @@ static clseg_status tensor_value(importer *im, const Onnx__TensorProto *t, value
     default:
         return unsup(im, "tensor '%s' has data type %d, which clseg does not read", name, type);
     }
+    /* The typed fields: float_data, double_data, int64_data, uint64_data, or int32_data (which
+       carries every type of 32 bits or less, float16 as its bit pattern). */
+    size_t n = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? t->n_float_data
+               : type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->n_double_data
+               : type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? t->n_int64_data
+               : (type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT64 ||
+                  type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT32)
+                   ? t->n_uint64_data
+                   : t->n_int32_data;
+    int raw = t->has_raw_data && (t->raw_data.len || !count);
+    /* The values must be in the file before the shape may size an allocation: a few bytes can
+       claim 2^31 elements. */
+    if (raw && t->raw_data.len != count * (size_t)size)
+        return bad(im, "tensor '%s': raw_data has %zu bytes for %zu values of %d bytes", name,
+                   t->raw_data.len, count, size);
+    if (!raw && n != count)
+        return bad(im, "tensor '%s' has %zu values for %zu elements", name, n, count);
     v->kind = V_CONST;
     v->is_float = is_float;
     size_t alloc = count ? count : 1;
@@ -306,10 +323,7 @@ static clseg_status tensor_value(importer *im, const Onnx__TensorProto *t, value
     else
         v->i = clseg_malloc(alloc * sizeof *v->i);
     if (!v->f && !v->i) return oom(im);
-    if (t->has_raw_data && (t->raw_data.len || !count)) {
-        if (t->raw_data.len != count * (size_t)size)
-            return bad(im, "tensor '%s': raw_data has %zu bytes for %zu values of %d bytes", name,
-                       t->raw_data.len, count, size);
+    if (raw) {
         for (size_t k = 0; k < count; k++) {
             uint64_t x = le_bytes(t->raw_data.data + k * (size_t)size, size);
             if (type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
@@ -330,16 +344,6 @@ static clseg_status tensor_value(importer *im, const Onnx__TensorProto *t, value
         }
         return CLSEG_OK;
     }
-    /* The typed fields: float_data, double_data, int64_data, uint64_data, or int32_data (which
-       carries every type of 32 bits or less, float16 as its bit pattern). */
-    size_t n = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? t->n_float_data
-               : type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->n_double_data
-               : type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? t->n_int64_data
-               : (type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT64 ||
-                  type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT32)
-                   ? t->n_uint64_data
-                   : t->n_int32_data;
-    if (n != count) return bad(im, "tensor '%s' has %zu values for %zu elements", name, n, count);
     for (size_t k = 0; k < count; k++) switch (type) {
         case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
             v->f[k] = t->float_data[k];
