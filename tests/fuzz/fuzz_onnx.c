@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "net/model.h"
+#include "net/onnx_export.h"
 #include "net/onnx_import.h"
 
 /* An imported model is an ordinary model: it must serialise to a .clsm that parses again. */
@@ -17,6 +18,22 @@ static void fz_onnx_round_trip(const clseg_model *m) {
     free(a);
 }
 
+/* A model imported for width x height exports for that size, and the export imports again with
+   the same layer count. */
+static void fz_onnx_export(const clseg_model *m, int width, int height) {
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    char err[256];
+    if (onnx_export(m, width, height, &bytes, &n, err, sizeof err) != CLSEG_OK) __builtin_trap();
+    clseg_model_import_options opts;
+    clseg_model_import_options_init(&opts);
+    clseg_model *back = NULL;
+    if (onnx_import(bytes, n, &opts, &back, err, sizeof err) != CLSEG_OK) __builtin_trap();
+    if (back->spec.n_layers != m->spec.n_layers) __builtin_trap();
+    clseg_model_free(back);
+    free(bytes);
+}
+
 static void fz_onnx_one(const uint8_t *data, size_t size, int width, int height) {
     clseg_model_import_options opts;
     clseg_model_import_options_init(&opts);
@@ -27,6 +44,7 @@ static void fz_onnx_one(const uint8_t *data, size_t size, int width, int height)
     clseg_status st = onnx_import(data, size, &opts, &m, err, sizeof err);
     if ((st == CLSEG_OK) != (m != NULL) || (st != CLSEG_OK && !err[0])) __builtin_trap();
     if (m) fz_onnx_round_trip(m);
+    if (m && width) fz_onnx_export(m, width, height);
     clseg_model_free(m);
 }
 
