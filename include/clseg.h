@@ -245,6 +245,29 @@ CLSEG_API clseg_status clseg_model_import_onnx(clseg_model **out, const char *pa
                                                const clseg_model_import_options *opts, char *errbuf,
                                                size_t errbuf_size);
 
+/* Options of clseg_model_export_onnx. */
+typedef struct clseg_model_export_options {
+    size_t struct_size;
+    int input_width, input_height; /* the graph's (static) input size; 0 = 480x360. Deconvs that
+                                      match another layer's size get their output_padding for it */
+} clseg_model_export_options;
+#define CLSEG_MODEL_EXPORT_OPTIONS_INIT .struct_size = sizeof(clseg_model_export_options)
+/* All defaults with struct_size set. */
+CLSEG_API void clseg_model_export_options_init(clseg_model_export_options *opts);
+
+/* Writes the model as an ONNX file (opset 13, weights inside, atomically), for an input of
+   1 x channels x input_height x input_width: graph input "data" (the normalised NCHW float
+   tensor, as clseg_net_forward takes it), output the class scores (named after the last layer).
+   Each layer becomes its ONNX node (Conv, ConvTranspose, MaxPool, AveragePool, Resize, MaxUnpool,
+   Concat, Add) with Relu nodes for the activations; BatchNorm is folded into the conv weights.
+   The normalisation, class names and palette are not part of the graph. opts may be NULL for
+   defaults. Fails with CLSEG_ERR_INVALID_ARGUMENT (NULL argument, bad options, a size the network
+   cannot take), CLSEG_ERR_UNSUPPORTED (built without protobuf-c), CLSEG_ERR_IO; errbuf (may be
+   NULL) receives a one-line message. Nothing is written on failure. */
+CLSEG_API clseg_status clseg_model_export_onnx(const clseg_model *model, const char *path,
+                                               const clseg_model_export_options *opts, char *errbuf,
+                                               size_t errbuf_size);
+
 /* The network's name (the spec's `name`, e.g. "seednet"); "" for NULL. */
 CLSEG_API const char *clseg_model_network_name(const clseg_model *model);
 /* Layers of the network description (without the final argmax); 0 for NULL. */

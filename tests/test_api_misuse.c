@@ -251,6 +251,16 @@ static void models(clseg_model *model) {
     EB("NULL", clseg_model_save(NULL, "x.clsm", eb, sizeof eb));
     EB("NULL", clseg_model_save(model, NULL, eb, sizeof eb));
     EB("/nonexistent/dir", clseg_model_save(model, "/nonexistent/dir/x.clsm", eb, sizeof eb));
+
+    clseg_model_export_options xo;
+    clseg_model_export_options_init(NULL);
+    clseg_model_export_options_init(&xo);
+    EB("NULL", clseg_model_export_onnx(NULL, "x.onnx", &xo, eb, sizeof eb));
+    EB("NULL", clseg_model_export_onnx(model, NULL, &xo, eb, sizeof eb));
+    xo.input_width = -4;
+    EB("size", clseg_model_export_onnx(model, "x.onnx", &xo, eb, sizeof eb));
+    xo.struct_size = 0;
+    EB("struct_size", clseg_model_export_onnx(model, "x.onnx", &xo, eb, sizeof eb));
 }
 
 static void layer_sink(void *user, int layer, const int shape[4], const float *data) {

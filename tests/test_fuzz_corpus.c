@@ -25,6 +25,11 @@
 #define LLVMFuzzerTestOneInput fuzz_tune_input
 #include "fuzz/fuzz_tune.c"
 #undef LLVMFuzzerTestOneInput
+#ifdef CLSEG_HAVE_ONNX /* the importer exists only with protobuf-c */
+#define LLVMFuzzerTestOneInput fuzz_onnx_input
+#include "fuzz/fuzz_onnx.c"
+#undef LLVMFuzzerTestOneInput
+#endif
 
 #define CORPUS CLSEG_SOURCE_DIR "/tests/fuzz/corpus"
 
@@ -36,6 +41,9 @@ typedef struct target {
 static const target targets[] = {
     {"model", fuzz_model_input}, {"spec", fuzz_spec_input}, {"png", fuzz_png_input},
     {"cache", fuzz_cache_input}, {"tune", fuzz_tune_input},
+#ifdef CLSEG_HAVE_ONNX
+    {"onnx", fuzz_onnx_input},
+#endif
 };
 
 /* Runs every file of corpus/<name> through the target (which traps on a broken invariant). */
@@ -91,6 +99,28 @@ static void regressions(void) {
         tunedb_free(&db);
         free(data);
     }
+
+#ifdef CLSEG_HAVE_ONNX
+    /* A Resize whose scale (4e23) made the output size a float-to-integer overflow. */
+    CHECK_OK(clseg_read_file(CORPUS "/onnx/regress-resize-huge-scale.onnx", 1 << 20, &data, &size,
+                             err, sizeof err));
+    clseg_model_import_options opts;
+    clseg_model_import_options_init(&opts);
+    clseg_model *m = NULL;
+    st = onnx_import(data, size, &opts, &m, err, sizeof err);
+    CHECK(st == CLSEG_ERR_FORMAT && strstr(err, "out of range") && !m, "huge scale: %s: %s",
+          clseg_status_str(st), err);
+    free(data);
+
+    /* A weight whose dims claim 2^31 elements, 64 bytes of data: 8 GiB were allocated before
+       the data's size was compared with the shape. */
+    CHECK_OK(clseg_read_file(CORPUS "/onnx/regress-tensor-huge-shape.onnx", 1 << 20, &data, &size,
+                             err, sizeof err));
+    st = onnx_import(data, size, &opts, &m, err, sizeof err);
+    CHECK(st == CLSEG_ERR_FORMAT && strstr(err, "raw_data has 64 bytes") && !m,
+          "huge shape: %s: %s", clseg_status_str(st), err);
+    free(data);
+#endif
 }
 
 int main(void) {

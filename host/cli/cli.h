@@ -19,6 +19,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 /* Shared by plan and tune (cmd_plan.c): "WxH"; a .clsm model, or a model made from a .cfg
    network description with `classes` classes (seed 1; *from_spec = 1 then, and the weights mean
    nothing); a context with tuning database `db` (NULL = default) that prints its warnings. Print

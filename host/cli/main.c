@@ -19,6 +19,7 @@ static const struct {
     {"compare", cmd_compare,
      "check devices against each other and the C reference, layer by layer"},
     {"import", cmd_import, "turn an ONNX model into a clseg model file"},
+    {"export", cmd_export, "write a clseg model as an ONNX file"},
 };
 
 static void usage(FILE *f) {

@@ -298,6 +298,23 @@ static clseg_status tensor_value(importer *im, const Onnx__TensorProto *t, value
     default:
         return unsup(im, "tensor '%s' has data type %d, which clseg does not read", name, type);
     }
+    /* The typed fields: float_data, double_data, int64_data, uint64_data, or int32_data (which
+       carries every type of 32 bits or less, float16 as its bit pattern). */
+    size_t n = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? t->n_float_data
+               : type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->n_double_data
+               : type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? t->n_int64_data
+               : (type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT64 ||
+                  type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT32)
+                   ? t->n_uint64_data
+                   : t->n_int32_data;
+    int raw = t->has_raw_data && (t->raw_data.len || !count);
+    /* The values must be in the file before the shape may size an allocation: a few bytes can
+       claim 2^31 elements. */
+    if (raw && t->raw_data.len != count * (size_t)size)
+        return bad(im, "tensor '%s': raw_data has %zu bytes for %zu values of %d bytes", name,
+                   t->raw_data.len, count, size);
+    if (!raw && n != count)
+        return bad(im, "tensor '%s' has %zu values for %zu elements", name, n, count);
     v->kind = V_CONST;
     v->is_float = is_float;
     size_t alloc = count ? count : 1;
@@ -306,10 +323,7 @@ static clseg_status tensor_value(importer *im, const Onnx__TensorProto *t, value
     else
         v->i = clseg_malloc(alloc * sizeof *v->i);
     if (!v->f && !v->i) return oom(im);
-    if (t->has_raw_data && (t->raw_data.len || !count)) {
-        if (t->raw_data.len != count * (size_t)size)
-            return bad(im, "tensor '%s': raw_data has %zu bytes for %zu values of %d bytes", name,
-                       t->raw_data.len, count, size);
+    if (raw) {
         for (size_t k = 0; k < count; k++) {
             uint64_t x = le_bytes(t->raw_data.data + k * (size_t)size, size);
             if (type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
@@ -330,16 +344,6 @@ static clseg_status tensor_value(importer *im, const Onnx__TensorProto *t, value
         }
         return CLSEG_OK;
     }
-    /* The typed fields: float_data, double_data, int64_data, uint64_data, or int32_data (which
-       carries every type of 32 bits or less, float16 as its bit pattern). */
-    size_t n = type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? t->n_float_data
-               : type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->n_double_data
-               : type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? t->n_int64_data
-               : (type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT64 ||
-                  type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT32)
-                   ? t->n_uint64_data
-                   : t->n_int32_data;
-    if (n != count) return bad(im, "tensor '%s' has %zu values for %zu elements", name, n, count);
     for (size_t k = 0; k < count; k++) switch (type) {
         case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
             v->f[k] = t->float_data[k];
@@ -393,7 +397,8 @@ static clseg_status const_ints(importer *im, const value *v, int64_t *out, int m
     if (v->count > (size_t)max) return unsup(im, "'%s' has %zu values", v->name, v->count);
     for (size_t k = 0; k < v->count; k++) {
         double x = const_at(v, k);
-        if (v->is_float && x != floor(x)) return bad(im, "'%s' must hold integers", v->name);
+        if (v->is_float && (x != floor(x) || !(fabs(x) < 9.2e18)))
+            return bad(im, "'%s' must hold integers", v->name);
         out[k] = v->is_float ? (int64_t)x : v->i[k];
     }
     *n = (int)v->count;
@@ -897,6 +902,10 @@ static clseg_status map_resize(importer *im, int is_upsample) {
     } else if (!is_upsample || im->opset >= 9) {
         return bad(im, "neither scales nor sizes are given");
     }
+    /* Beyond 2^20 no size fits a tensor; the bound keeps the conversions below defined. */
+    for (int a = 0; a < 4; a++)
+        if (!(scale[a] > 0 && scale[a] <= 1 << 20))
+            return bad(im, "scale %g is out of range", scale[a]);
     if (!(sizes && sizes->count))
         for (int a = 0; a < 4; a++) out_dim[a] = (int64_t)floor((double)in_dim[a] * scale[a]);
     if (out_dim[0] != in_dim[0] || out_dim[1] != in_dim[1])
