@@ -33,6 +33,38 @@ CLSEG_API clseg_status clseg_device_info_load(const char *path, clseg_device_inf
    and a warm start-up cost on the device. Errors as clseg_context_error / _build_log. */
 CLSEG_API clseg_status clseg_context_build_all_programs(clseg_context *ctx, int *programs);
 
+/* ---- Roofline: what the device can do at best ----------------------------------------------- */
+
+/* The device's FMA peak and copy bandwidth, from clseg's own micro-kernels (kernels/peak.cl, as
+   clpeak measures them): many independent fma chains on float vectors of the device's preferred
+   width, and a copy between two large buffers. A layer's roofline bound is
+   min(gflops, intensity x gbs), intensity being its flop per byte moved. */
+typedef struct clseg_device_peak {
+    double gflops;    /* GFLOP/s, an fma counting as 2 */
+    double gbs;       /* GB/s (1e9 bytes/s), bytes read plus bytes written */
+    int vector_width; /* float lanes per vector of the FMA kernel */
+    int from_cache;   /* 1 = read from the cache, 0 = measured by this call */
+} clseg_device_peak;
+
+typedef struct clseg_peak_options {
+    size_t struct_size;    /* sizeof(clseg_peak_options): set by clseg_peak_options_init */
+    int quick;             /* 1 = a few milliseconds per figure (tests): rougher, never cached */
+    int remeasure;         /* 1 = measure even when a cached result exists (and replace it) */
+    const char *cache_dir; /* where the result is kept; NULL = the context's binary cache */
+} clseg_peak_options;
+
+CLSEG_API void clseg_peak_options_init(clseg_peak_options *opts);
+
+/* Measures the peak of the context's device (about a second; opts may be NULL for defaults), or
+   reads it from opts->cache_dir, else the context's binary cache directory (peak-HASH.txt, keyed
+   by device, driver and platform version), where a full measurement is stored for later calls
+   and runs. No directory (CLSEG_NO_CACHE=1 and no cache_dir): measured every call. Takes the
+   context's lock. Fails with CLSEG_ERR_INVALID_ARGUMENT (NULL out, uninitialised options),
+   CLSEG_ERR_BUILD / _OPENCL / _OUT_OF_MEMORY as the kernels and buffers do; the message is in
+   clseg_context_error. */
+CLSEG_API clseg_status clseg_device_peak_measure(clseg_context *ctx, const clseg_peak_options *opts,
+                                                 clseg_device_peak *out);
+
 /* ---- Tuning databases ------------------------------------------------------------------------ */
 
 /* How a tuning database file fared when it was loaded. Values are stable. */

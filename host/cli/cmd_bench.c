@@ -39,6 +39,7 @@ typedef struct bench_result {
     clseg_layer_timing timing;
     clseg_startup_stats cold_stats, warm_stats;
     clseg_memory_stats mem;
+    clseg_device_peak peak; /* gflops 0: not measured */
     int n_layers;
     layer_result *layers;
 } bench_result;
@@ -232,6 +233,30 @@ done:
     return st;
 }
 
+/* The roofline, cached next to the default tuning database (not in this run's private binary
+   cache) so that later runs reuse it. Without it the report still stands: a failure is a
+   warning. */
+static void measure_peak(clseg_context *ctx, bench_result *r) {
+    char db[4096];
+    clseg_peak_options po;
+    clseg_peak_options_init(&po);
+    if (clseg_tuning_db_default_path(NULL, db, sizeof db)) {
+        char *slash = strrchr(db, '/');
+        if (slash) *slash = 0;
+        po.cache_dir = db;
+    }
+    progress(r, "device peak (FMA and copy micro-kernels, cached in %s)",
+             po.cache_dir ? po.cache_dir : "no directory");
+    clseg_status st = clseg_device_peak_measure(ctx, &po, &r->peak);
+    if (st != CLSEG_OK) {
+        memset(&r->peak, 0, sizeof r->peak);
+        progress(r, "warning: no device peak: %s", clseg_context_error(ctx));
+        return;
+    }
+    progress(r, "device peak %.1f GFLOP/s, %.1f GB/s (%s)", r->peak.gflops, r->peak.gbs,
+             r->peak.from_cache ? "cached" : "measured");
+}
+
 static void run_device(const bench_opts *o, const clseg_device_info *dev, bench_result *r) {
     memset(r, 0, sizeof *r);
     r->dev = *dev;
@@ -273,6 +298,7 @@ static void run_device(const bench_opts *o, const clseg_device_info *dev, bench_
                  r->warm_stats.programs_from_cache, r->warm_stats.programs_built);
         if (*r->warning) progress(r, "warning: %s", r->warning);
         st = time_iterations(o, net, ctx, r);
+        measure_peak(ctx, r);
         clseg_net_memory_stats(net, &r->mem);
     }
     if (st == CLSEG_OK)
@@ -334,6 +360,9 @@ static void print_text(const bench_opts *o, const bench_result *r) {
            "warm %.0f ms (%d from the cache, %d compiled); first forward after it %.0f ms\n",
            r->cold_ms, r->cold_stats.programs_built, r->warm_ms, r->warm_stats.programs_from_cache,
            r->warm_stats.programs_built, r->first_forward_ms);
+    if (r->peak.gflops > 0)
+        printf("  roofline              %.1f GFLOP/s FMA peak, %.1f GB/s copy (%s)\n",
+               r->peak.gflops, r->peak.gbs, r->peak.from_cache ? "cached" : "measured");
     printf("  peak device memory    %.1f MiB with the memory planner (weights %.1f, input+labels "
            "%.1f, activations %.1f in %d buffers, live peak %.1f, scratch %.1f), %.1f MiB "
            "without it%s\n\n",
@@ -400,6 +429,22 @@ static void json_stat(FILE *f, const char *key, stat3 s) {
     fputc('}', f);
 }
 
+static void json_num_or_null(FILE *f, double v) {
+    if (v > 0)
+        cli_json_num(f, v);
+    else
+        fputs("null", f);
+}
+
+/* The layer's time at its roofline bound, min(peak flop rate, intensity x peak bandwidth), over
+   its measured time (0: no peak). */
+static double roofline_fraction(const clseg_device_peak *p, const clseg_layer_info *I, double ms) {
+    if (!(p->gflops > 0) || !(p->gbs > 0) || !(ms > 0)) return 0;
+    double compute_ms = I->flop / p->gflops / 1e6, memory_ms = I->bytes / p->gbs / 1e6;
+    double bound_ms = compute_ms > memory_ms ? compute_ms : memory_ms;
+    return bound_ms / ms;
+}
+
 static void json_result(FILE *f, const bench_opts *o, const bench_result *r, const char *date,
                         const char *host, const char *ind) {
     const clseg_device_info *d = &r->dev;
@@ -452,6 +497,10 @@ static void json_result(FILE *f, const bench_opts *o, const bench_result *r, con
     cli_json_num(f, r->gflop);
     fprintf(f, ",\n%s\"gflops\": ", ind);
     cli_json_num(f, r->gflop / r->forward.median * 1e3);
+    fprintf(f, ",\n%s\"peak_gflops\": ", ind);
+    json_num_or_null(f, r->peak.gflops);
+    fprintf(f, ",\n%s\"peak_gbs\": ", ind);
+    json_num_or_null(f, r->peak.gbs);
     fprintf(f, ",\n%s\"startup_ms\": {\"cold\": ", ind);
     cli_json_num(f, r->cold_ms);
     fputs(", \"warm\": ", f);
@@ -506,6 +555,8 @@ static void json_result(FILE *f, const bench_opts *o, const bench_result *r, con
         cli_json_num(f, I->bytes / 1e6);
         fputs(", \"gbs\": ", f);
         cli_json_num(f, ms > 0 ? I->bytes / ms / 1e6 : 0);
+        fputs(", \"roofline_fraction\": ", f);
+        json_num_or_null(f, roofline_fraction(&r->peak, I, ms));
         fputc('}', f);
     }
     fprintf(f, "\n%s]\n", ind);

@@ -40,14 +40,18 @@ clseg_status scratch_get(clseg_context *ctx, size_t bytes, cl_mem *out) {
     return CLSEG_OK;
 }
 
-void variant_defines(clseg_context *ctx, const op_variant *v, const op_config *cfg, char *buf,
-                     size_t len) {
-    op_config_defines(v, cfg, buf, len);
+int ctx_has_fma(clseg_context *ctx) {
     cl_device_fp_config fp = 0;
     if (clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) !=
         CL_SUCCESS)
         fp = 0;
+    return (fp & CL_FP_FMA) != 0;
+}
+
+void variant_defines(clseg_context *ctx, const op_variant *v, const op_config *cfg, char *buf,
+                     size_t len) {
+    op_config_defines(v, cfg, buf, len);
     size_t used = strlen(buf);
-    if ((fp & CL_FP_FMA) && used < len)
+    if (ctx_has_fma(ctx) && used < len)
         snprintf(buf + used, len - used, "%s-DUSE_FMA=1", used ? " " : "");
 }

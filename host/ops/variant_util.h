@@ -20,6 +20,8 @@ clseg_status deconv2d_check_call(clseg_context *ctx, const op_call *call, shape4
    throughput, while on a device without it fma() would be emulated. (host/ops/scratch.c) */
 void variant_defines(clseg_context *ctx, const op_variant *v, const op_config *cfg, char *buf,
                      size_t len);
+/* 1 when the device does single-precision fma in hardware (CL_FP_FMA). (host/ops/scratch.c) */
+int ctx_has_fma(clseg_context *ctx);
 
 /* The most scratch memory one op may ask for on dev; ops that would need more split their work
    into chunks that fit. (host/ops/scratch.c) */
