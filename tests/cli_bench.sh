@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # cli_bench.sh - `clseg bench` on a tiny model: the JSON has the documented keys (docs/bench.md),
-# the CSV one row per layer, --no-memplan and --device all work, bad options fail with one line;
-# bench/report turns the JSON into markdown, and into a PNG where matplotlib is installed.
+# the roofline included, the CSV one row per layer, --no-memplan and --device all work, bad options
+# fail with one line; bench/report turns the JSON into markdown, and into a PNG where matplotlib is
+# installed.
 # usage: cli_bench.sh CLSEG_BINARY SOURCE_DIR
 . "$(dirname "$0")/harness.sh" "$@"
 fix=$src/tests/fixtures/cli
 # The bench compiles cold into a private driver cache unless one is set: share one across the runs
 # of this test so that only the first pays for PoCL's compiler.
 export POCL_CACHE_DIR=$tmp/pocl-cache
+# The device peak is cached next to the default tuning database: keep it out of the user's cache.
+export CLSEG_CACHE_DIR=$tmp/clseg-cache
 
 # Python for JSON checks: any python3 has json; the report's chart needs matplotlib (Debian's).
 py=python3
@@ -66,6 +69,7 @@ for r in rs:
     assert 0 < f["min"] <= f["median"] <= f["max"], f
     assert r["startup_ms"]["cold"] > 0 and r["startup_ms"]["warm"] > 0, r["startup_ms"]
     assert r["iters"] == 2, r["iters"]
+    assert r["peak_gflops"] > 0 and r["peak_gbs"] > 0, (r["peak_gflops"], r["peak_gbs"])
     assert r["memplan"] == memplan
     assert 0 < r["peak_bytes_memplan"] <= r["peak_bytes_no_memplan"]
     assert r["peak_bytes"] == (r["peak_bytes_memplan"] if memplan else r["peak_bytes_no_memplan"])
@@ -74,6 +78,7 @@ for r in rs:
         for k in ("name", "op", "variant", "ms", "gflop", "params", "gflops", "gbs", "out_shape"):
             assert k in L, "layer missing " + k
         assert L["ms"] >= 0 and L["variant"], L
+        assert "roofline_fraction" in L, "layer missing roofline_fraction"
     assert r["layers"][0]["gflop"] > 0 and r["layers"][1]["gflop"] == 0
     assert r["layers"][3]["out_shape"] == [1, 5, 32, 48], r["layers"][3]["out_shape"]
 PY
