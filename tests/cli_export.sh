@@ -6,23 +6,6 @@
 . "$(dirname "$0")/harness.sh" "$@"
 model=$src/models/seednet-camvid.clsm
 
-# expect RC NAME OUTFILE CMD... : exit status RC, one stderr line, no OUTFILE (and no temporary)
-expect() {
-    local want=$1 name=$2 out=$3
-    shift 3
-    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-    local rc=$? lines
-    lines=$(grep -c . "$tmp/stderr")
-    if [ $rc -ne "$want" ]; then
-        bad "$name: exit $rc, not $want"; cat "$tmp/stderr" >&2
-    elif [ "$lines" -ne 1 ]; then
-        bad "$name: expected one line on stderr, got $lines"; cat "$tmp/stderr" >&2
-    elif ls "$out"* >/dev/null 2>&1; then
-        bad "$name: left an output file"
-    else
-        ok "$name: $(cat "$tmp/stderr")"
-    fi
-}
 
 if "$clseg" export "$model" -o "$tmp/probe.onnx" --input-size 64x48 2>&1 | grep -q "without ONNX"; then
     echo "clseg was built without ONNX support"

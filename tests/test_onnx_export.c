@@ -7,19 +7,7 @@
 #include <string.h>
 
 #include "clseg.h"
-
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "public_check.h"
 
 /* Export folds BatchNorm exactly as loading does, so only summation order may differ. */
 #define REL_TOL 1e-5
@@ -149,6 +137,5 @@ int main(void) {
               CLSEG_ERR_INVALID_ARGUMENT,
           "NULL model");
     clseg_context_free(ctx);
-    printf("test_onnx_export: %d checks passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_finish("test_onnx_export");
 }

@@ -24,7 +24,7 @@ int cmd_export(int argc, char **argv) {
                                          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             out = optarg;

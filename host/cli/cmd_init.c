@@ -28,7 +28,7 @@ int cmd_init(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "s:k:o:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:k:o:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             spec_path = optarg;
