@@ -197,8 +197,36 @@ void clseg_context_startup_stats(const clseg_context *ctx, clseg_startup_stats *
     if (ctx && out) *out = ctx->stats;
 }
 
+size_t ctx_kernel_max_group(const clseg_context *ctx, cl_kernel kernel) {
+    size_t max = 0;
+    if (clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max, &max,
+                                 NULL) != CL_SUCCESS ||
+        max == 0)
+        max = ctx->info.max_work_group_size;
+    return max;
+}
+
+static void kernel_name(cl_kernel kernel, char *name, size_t size) {
+    name[0] = 0;
+    clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, size, name, NULL);
+    name[size - 1] = 0;
+}
+
 clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
                      cl_uint dims, const size_t *gws, const size_t *lws) {
+    if (lws) {
+        size_t items = 1;
+        for (cl_uint d = 0; d < dims; d++) items *= lws[d];
+        const size_t max = ctx_kernel_max_group(ctx, kernel);
+        if (max && items > max) {
+            char name[128];
+            kernel_name(kernel, name, sizeof name);
+            return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
+                            "kernel %s: a work-group of %zu work-items exceeds its limit of %zu on "
+                            "%s (registers or local memory per work-group)",
+                            name, items, max, ctx->info.name);
+        }
+    }
     for (int i = 0; i < n_args; i++) {
         cl_int e = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].ptr);
         if (e != CL_SUCCESS) {
@@ -217,9 +245,8 @@ clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int
                                       ctx->on_launch ? &ev : NULL);
     if (e != CL_SUCCESS) return ctx_cl_fail(ctx, e, "clEnqueueNDRangeKernel");
     if (ev) {
-        char name[128] = "";
-        clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
-        name[sizeof name - 1] = 0;
+        char name[128];
+        kernel_name(kernel, name, sizeof name);
         ctx->on_launch(ctx->on_launch_user, name, ev);
         clReleaseEvent(ev);
     }

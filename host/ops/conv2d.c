@@ -25,14 +25,14 @@ const variant_param direct_tile_params[DIRECT_N_PARAMS] = {
 enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, P_WG_Z, N_PARAMS = DIRECT_N_PARAMS };
 
 /* The grid for output shape ys, and a work-group shape every device accepts: at most the
-   device's per-dimension and total limits, and no larger than the grid in any dimension. */
-static void work_sizes(const clseg_device_info *dev, const op_config *cfg, shape4 ys, size_t gws[3],
-                       size_t lws[3]) {
+   device's per-dimension limits and the kernel's total, no larger than the grid. */
+static void work_sizes(const clseg_device_info *dev, size_t kernel_limit, const op_config *cfg,
+                       shape4 ys, size_t gws[3], size_t lws[3]) {
     gws[0] = (size_t)(ys.w + cfg->v[P_TILE_X] - 1) / (size_t)cfg->v[P_TILE_X];
     gws[1] = (size_t)ys.h;
     gws[2] = (size_t)ys.n * (size_t)((ys.c + cfg->v[P_TILE_CO] - 1) / cfg->v[P_TILE_CO]);
     const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], (size_t)cfg->v[P_WG_Z]};
-    launch_clamp_local(dev, want, gws, lws);
+    launch_clamp_local(dev, kernel_limit, want, gws, lws);
 }
 
 clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys) {
@@ -64,7 +64,7 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
     const conv2d_params *p = &call->p.conv;
     const shape4 xs = call->in[0].s;
     size_t gws[3], lws[3];
-    work_sizes(&ctx->info, cfg, ys, gws, lws);
+    work_sizes(&ctx->info, ctx_kernel_max_group(ctx, kernel), cfg, ys, gws, lws);
     return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
                    KARG_MEM(call->in[2].mem), KARG_MEM(call->out[0].mem), KARG_INT(xs.c),
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.c), KARG_INT(ys.h), KARG_INT(ys.w),

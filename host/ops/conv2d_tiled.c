@@ -97,11 +97,9 @@ static clseg_status get_kernel(clseg_context *ctx, const op_call *call, const op
     defines_for(ctx, call, cfg, defines, sizeof defines);
     clseg_status st = ctx_kernel(ctx, "conv2d_tiled", defines, "conv2d_tiled", kernel);
     if (st != CLSEG_OK) return st;
-    size_t max_wg = 0;
     const size_t wg = (size_t)cfg->v[P_WG_X] * (size_t)cfg->v[P_WG_Y];
-    if (clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg,
-                                 &max_wg, NULL) == CL_SUCCESS &&
-        max_wg < wg)
+    const size_t max_wg = ctx_kernel_max_group(ctx, *kernel);
+    if (max_wg < wg)
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
                         "conv2d tiled: work-group of %zu exceeds the kernel's limit of %zu", wg,
                         max_wg);

@@ -144,7 +144,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                           cols / (size_t)cfg->v[P_TILE_T], (size_t)pl.ne},
                l_mm[3];
         const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], 1};
-        launch_clamp_local(&ctx->info, want, g_mm, l_mm);
+        launch_clamp_local(&ctx->info, ctx_kernel_max_group(ctx, k[2]), want, g_mm, l_mm);
         st = CTX_RUN(ctx, k[2], 3, g_mm, l_mm, KARG_MEM(s), KARG_MEM(s), KARG_INT(pl.u),
                      KARG_INT(pl.v), KARG_INT(pl.mm), KARG_INT(p->cin), KARG_INT(pl.cout_pad),
                      KARG_INT(cols));

@@ -9,10 +9,12 @@
    the device's limits. ctx_run rounds the global size up and the kernels bounds-check. */
 void launch_local_size(const clseg_device_info *dev, const size_t gws[3], size_t lws[3]);
 
-/* lws = the wanted work-group shape clamped to the grid and to the device's per-dimension and
-   total limits (halving the largest dimension until the total fits). */
-void launch_clamp_local(const clseg_device_info *dev, const size_t want[3], const size_t gws[3],
-                        size_t lws[3]);
+/* lws = the wanted work-group shape clamped to the grid, to the device's per-dimension limits
+   and to kernel_limit work-items in all (halving the largest dimension until the total fits).
+   For kernels whose work-group shape is a launch choice only (no define, no local array sized
+   by it); kernel_limit is ctx_kernel_max_group() of the kernel to launch. */
+void launch_clamp_local(const clseg_device_info *dev, size_t kernel_limit, const size_t want[3],
+                        const size_t gws[3], size_t lws[3]);
 
 /* 1 if every extent fits the int arguments the kernels take; ops reject larger shapes with
    CLSEG_ERR_TOO_LARGE instead of letting indices wrap. */
