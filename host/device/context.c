@@ -214,19 +214,6 @@ static void kernel_name(cl_kernel kernel, char *name, size_t size) {
 
 clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
                      cl_uint dims, const size_t *gws, const size_t *lws) {
-    if (lws) {
-        size_t items = 1;
-        for (cl_uint d = 0; d < dims; d++) items *= lws[d];
-        const size_t max = ctx_kernel_max_group(ctx, kernel);
-        if (max && items > max) {
-            char name[128];
-            kernel_name(kernel, name, sizeof name);
-            return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
-                            "kernel %s: a work-group of %zu work-items exceeds its limit of %zu on "
-                            "%s (registers or local memory per work-group)",
-                            name, items, max, ctx->info.name);
-        }
-    }
     for (int i = 0; i < n_args; i++) {
         cl_int e = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].ptr);
         if (e != CL_SUCCESS) {
@@ -243,7 +230,20 @@ clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int
     cl_event ev = NULL;
     cl_int e = clEnqueueNDRangeKernel(ctx->queue, kernel, dims, NULL, g, lws, 0, NULL,
                                       ctx->on_launch ? &ev : NULL);
-    if (e != CL_SUCCESS) return ctx_cl_fail(ctx, e, "clEnqueueNDRangeKernel");
+    if (e != CL_SUCCESS) {
+        size_t items = 1;
+        for (cl_uint d = 0; lws && d < dims; d++) items *= lws[d];
+        const size_t max = ctx_kernel_max_group(ctx, kernel);
+        if ((e == CL_OUT_OF_RESOURCES || e == CL_INVALID_WORK_GROUP_SIZE) && lws && items > max) {
+            char name[128];
+            kernel_name(kernel, name, sizeof name);
+            return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
+                            "kernel %s: a work-group of %zu work-items exceeds its limit of %zu on "
+                            "%s (registers or local memory per work-group)",
+                            name, items, max, ctx->info.name);
+        }
+        return ctx_cl_fail(ctx, e, "clEnqueueNDRangeKernel");
+    }
     if (ev) {
         char name[128];
         kernel_name(kernel, name, sizeof name);

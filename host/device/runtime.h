@@ -201,8 +201,9 @@ size_t ctx_kernel_max_group(const clseg_context *ctx, cl_kernel kernel);
 
 /* Sets the arguments and enqueues kernel over gws (rounded up to a multiple of lws; kernels
    bounds-check). lws may be NULL to let the driver choose. A work-group above the kernel's own
-   limit is refused (CLSEG_ERR_UNSUPPORTED, saying both sizes) rather than enqueued: drivers
-   answer it with CL_OUT_OF_RESOURCES or CL_INVALID_WORK_GROUP_SIZE, which say nothing. */
+   limit that the driver rejects (NVIDIA: CL_OUT_OF_RESOURCES) is reported as such,
+   CLSEG_ERR_UNSUPPORTED with both sizes. Not refused beforehand: Mesa rusticl reports 32 for
+   every kernel on llvmpipe and runs 64-item groups correctly. */
 clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
                      cl_uint dims, const size_t *gws, const size_t *lws);
 #define CTX_RUN(ctx, kernel, dims, gws, lws, ...)                                                  \

@@ -112,6 +112,19 @@ static const variant_param wparams[N_PARAMS] = {
     {"CHUNK_KB", 1024, chunk_choices, CLSEG_ARRAY_LEN(chunk_choices), PARAM_HOST},
 };
 
+int wgrad_geometry(const op_call *call, shape4 *as, shape4 *bs, int *k, int *stride) {
+    shape4 xs = call->in[0].s, ys;
+    if (call->kind == OP_CONV2D_BWD_WEIGHT) {
+        if (!conv2d_out_shape(xs, &call->p.conv, &ys)) return 0;
+        *as = xs, *bs = ys, *k = call->p.conv.k, *stride = call->p.conv.stride;
+        return 1;
+    }
+    if (call->kind != OP_DECONV2D_BWD_WEIGHT || !deconv2d_out_shape(xs, &call->p.deconv, &ys))
+        return 0;
+    *as = ys, *bs = xs, *k = call->p.deconv.k, *stride = call->p.deconv.stride;
+    return 1;
+}
+
 clseg_status wgrad_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
     const char *name = op_kind_name(call->kind);
     shape4 xs = call->in[0].s, ys = {0, 0, 0, 0};

@@ -59,7 +59,7 @@ static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_co
     if (rows < 1) return CLSEG_OK;
     if ((st = scratch_get(ctx, kdim * ncols * 4, &s)) != CLSEG_OK) return st;
     st = blas_sgemm(ctx, 0, 0, (size_t)ys.c, ncols, kdim, call->in[1].mem, 0, kdim, s, 0, ncols,
-                    call->out[0].mem, 0, shape4_plane(ys));
+                    0.0f, call->out[0].mem, 0, shape4_plane(ys));
     return st == CLSEG_OK ? ctx_finish(ctx) : st;
 }
 
@@ -92,7 +92,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                columns (kdim x nr*ow) */
             const size_t ncols = (size_t)nr * (size_t)ys.w;
             st = blas_sgemm(ctx, 0, 0, (size_t)ys.c, ncols, kdim, call->in[1].mem, 0, kdim, s, 0,
-                            ncols, call->out[0].mem,
+                            ncols, 0.0f, call->out[0].mem,
                             (size_t)n * (size_t)ys.c * plane + (size_t)r0 * (size_t)ys.w, plane);
         }
     }

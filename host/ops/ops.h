@@ -158,9 +158,11 @@ extern const op_variant softmax_direct;
 extern const op_variant argmax_direct;
 /* Training ops (host/ops/backward.h). */
 extern const op_variant conv2d_bwd_data_via_deconv;
+extern const op_variant conv2d_bwd_weight_gemm;
 extern const op_variant conv2d_bwd_weight_flat;
 extern const op_variant conv2d_bwd_weight_tiled;
 extern const op_variant deconv2d_bwd_data_via_conv;
+extern const op_variant deconv2d_bwd_weight_gemm;
 extern const op_variant deconv2d_bwd_weight_flat;
 extern const op_variant deconv2d_bwd_weight_tiled;
 extern const op_variant batchnorm_train_direct;

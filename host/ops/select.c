@@ -29,9 +29,11 @@ const op_variant *const op_variant_table[] = {
     &softmax_direct,
     &argmax_direct,
     &conv2d_bwd_data_via_deconv,
+    &conv2d_bwd_weight_gemm, /* first: the generic choice, for GPUs */
     &conv2d_bwd_weight_tiled,
     &conv2d_bwd_weight_flat,
     &deconv2d_bwd_data_via_conv,
+    &deconv2d_bwd_weight_gemm,
     &deconv2d_bwd_weight_tiled,
     &deconv2d_bwd_weight_flat,
     &batchnorm_train_direct,

@@ -34,11 +34,11 @@ clseg_status scratch_get(clseg_context *ctx, size_t bytes, cl_mem *out);
 /* The size scratch_get allocates for a request of `bytes`. */
 size_t scratch_alloc_size(const clseg_device_info *dev, size_t bytes);
 
-/* C = op(A) * op(B) in row-major order (alpha 1, beta 0) by CLBlast on ctx's queue; offsets and
-   leading dimensions count floats. The first call on a device compiles CLBlast's kernels.
+/* C = op(A) * op(B) + beta * C in row-major order by CLBlast on ctx's queue; offsets and leading
+   dimensions count floats. The first call on a device compiles CLBlast's kernels.
    (host/ops/blas.c) */
 clseg_status blas_sgemm(clseg_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                         cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
-                        cl_mem c, size_t c_off, size_t ldc);
+                        float beta, cl_mem c, size_t c_off, size_t ldc);
 
 #endif
