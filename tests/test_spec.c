@@ -57,7 +57,7 @@ static void test_seednet(void) {
     CHECK(spec->layers[10].match == spec_find_layer(spec, "pool1"), "dec3 output_size");
     CHECK(spec->layers[11].match == SPEC_INPUT, "dec4 output_size");
     CHECK(spec->layers[12].filters == SPEC_FILTERS_CLASSES && spec->layers[12].size == 1 &&
-              spec->layers[12].act == ACT_LINEAR,
+              spec->layers[12].act == ACT_NONE,
           "classifier");
     CHECK(spec_find_layer(spec, "data") == SPEC_INPUT, "data");
     CHECK(spec_find_layer(spec, "nope") == SPEC_NOT_FOUND, "not found");
@@ -191,7 +191,7 @@ static void test_defaults_and_names(void) {
                   spec->layers[i].name);
         const spec_layer *c1 = &spec->layers[0], *mp = &spec->layers[1], *c2 = &spec->layers[2];
         CHECK(c1->stride == 1 && c1->pad == 0 && c1->batchnorm == 0 && c1->bias == 1 &&
-                  c1->act == ACT_LINEAR && c1->line == 4 && c1->inputs[0] == SPEC_INPUT,
+                  c1->act == ACT_NONE && c1->line == 4 && c1->inputs[0] == SPEC_INPUT,
               "conv defaults");
         CHECK(mp->stride == 3 && mp->ceil_mode == 1, "maxpool stride defaults to size");
         CHECK(c2->filters == 4 && c2->bias == 0 && c2->batchnorm == 1 && c2->bn_eps == 1e-3f,

@@ -88,7 +88,7 @@ static void reference_step(const clseg_model *m, const float *x, shape4 in, cons
             if (sl->batchnorm) dst = z[i] = falloc(n);
             if (s->op == OP_CONV2D) {
                 conv2d_params p = s->p.conv;
-                if (sl->batchnorm) p.relu = 0;
+                if (sl->batchnorm) p.act = 0;
                 ref_conv2d(SRC(0), SHAPE(0), w, b, &p, dst);
             } else {
                 deconv2d_params p = s->p.deconv;
@@ -156,7 +156,7 @@ static void reference_step(const clseg_model *m, const float *x, shape4 in, cons
             if (sl->bias) tensor(m, sl->name, "bias", &ib);
             if (s->op == OP_CONV2D) {
                 conv2d_params p = s->p.conv;
-                p.relu = 0;
+                p.act = 0;
                 ref_conv2d_bwd_weight(SRC(0), xs, dz, &p, r->grads[iw],
                                       ib >= 0 ? r->grads[ib] : NULL);
                 if (src != SPEC_INPUT) ref_conv2d_bwd_data(dz, w, &p, xs, ta);

@@ -697,7 +697,7 @@ static clseg_status map_batchnorm(importer *im, int unused) {
                        (long long)p[k]->dims[0], x->shape.c);
     spec_layer *L = fusable(im, x);
     if (!L || (L->type != LAYER_CONV && L->type != LAYER_DECONV) || L->batchnorm ||
-        L->act != ACT_LINEAR)
+        L->act != ACT_NONE)
         return unsup(im, "a BatchNormalization is supported only right after a Conv or "
                          "ConvTranspose whose output nothing else reads (standalone "
                          "BatchNormalization is not supported yet)");
@@ -714,7 +714,7 @@ static clseg_status map_relu(importer *im, int unused) {
     if ((st = input(im, 0, &x)) || (st = need_act(im, x, "data"))) return st;
     spec_layer *L = fusable(im, x);
     if (!L || (L->type != LAYER_CONV && L->type != LAYER_DECONV && L->type != LAYER_ADD) ||
-        L->act != ACT_LINEAR)
+        L->act != ACT_NONE)
         return unsup(im, "a Relu is supported only right after a Conv, ConvTranspose, "
                          "BatchNormalization or Add whose output nothing else reads (a "
                          "standalone Relu is not supported yet)");
