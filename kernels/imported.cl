@@ -33,7 +33,7 @@ __kernel void mul_broadcast(const __global float *a, const __global float *b, __
 inline float resize_source(int coord, int x, int in, int out, float scale) {
     const float s = scale > 0.0f ? scale : (float)out / (float)in;
     if (coord == 1) return out > 1 ? ((float)x + 0.5f) / s - 0.5f : 0.0f;
-    if (coord == 2) return out > 1 ? (float)x * (float)(in - 1) / (float)(out - 1) : 0.0f;
+    if (coord == 2) return out > 1 ? (float)x * (float)(in - 1) / ((float)in * s - 1.0f) : 0.0f;
     if (coord == 3) return (float)x / s;
     if (coord == 4) return ((float)x + 0.5f) / s;
     return ((float)x + 0.5f) / s - 0.5f;

@@ -91,8 +91,8 @@ float resize_source(int coord, int x, int in, int out, float scale) {
     switch (coord) {
     case RESIZE_PYTORCH_HALF_PIXEL:
         return out > 1 ? ((float)x + 0.5f) / s - 0.5f : 0.0f;
-    case RESIZE_ALIGN_CORNERS:
-        return out > 1 ? (float)x * (float)(in - 1) / (float)(out - 1) : 0.0f;
+    case RESIZE_ALIGN_CORNERS: /* ONNX: with scales, the unrounded in * scale is the length */
+        return out > 1 ? (float)x * (float)(in - 1) / ((float)in * s - 1.0f) : 0.0f;
     case RESIZE_ASYMMETRIC:
         return (float)x / s;
     case RESIZE_TF_HALF_PIXEL_NN:
