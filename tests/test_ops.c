@@ -478,7 +478,45 @@ static int near(float a, float b) {
     return fabsf(a - b) <= 1e-6f;
 }
 
+/* The imported ops' references on values worked out by hand. */
+static void check_imported_references_by_hand(void) {
+    /* depthwise 3x3 with dilation 2 and pad 2 on two 3x3 planes (1..9 and 10..18), all-ones
+       weights: each output sums the taps at (y + 2i - 2, x + 2j - 2) inside its plane, so the
+       centre output reads only the centre (5) and a corner output the four corners (1 + 3 + 7 +
+       9 = 20; plane 2: 10 + 12 + 16 + 18 = 56); hardswish leaves values >= 3 alone */
+    float x[18], w[18], y[18];
+    for (int i = 0; i < 18; i++) x[i] = (float)(i + 1), w[i] = 1.0f;
+    const conv2d_params dw = {2, 2, 3, 1, 2, ACT_HARDSWISH, 2, 2};
+    ref_conv2d(x, S(1, 2, 3, 3), w, NULL, &dw, y);
+    CHECK(y[4] == 5 && y[0] == 20 && y[9] == 56, "depthwise dilated %g %g %g", y[4], y[0], y[9]);
+    CHECK(ref_act_value(-3, ACT_HARDSWISH) == 0 && ref_act_value(1.5f, ACT_HARDSWISH) == 1.125f &&
+              ref_act_value(3, ACT_HARDSIGMOID) == 1 && ref_act_value(7, ACT_RELU6) == 6 &&
+              ref_act_value(0, ACT_SIGMOID) == 0.5f,
+          "activations");
+    /* bilinear half_pixel 2 -> 4 on [0, 1]: sources -0.25 (clamped to 0), 0.25, 0.75, 1.25
+       (clamped to 1) give 0, 0.25, 0.75, 1; align_corners 2 -> 3 gives 0, 0.5, 1; nearest
+       asymmetric floor by 3 repeats each pixel three times */
+    const float two[2] = {0, 1};
+    resize_params hp = {1, 4, 1, RESIZE_HALF_PIXEL, 0, 0, 0};
+    ref_resize(two, S(1, 1, 1, 2), &hp, y);
+    CHECK(y[0] == 0 && y[1] == 0.25f && y[2] == 0.75f && y[3] == 1, "half_pixel %g %g %g %g", y[0],
+          y[1], y[2], y[3]);
+    resize_params ac = {1, 3, 1, RESIZE_ALIGN_CORNERS, 0, 0, 0};
+    ref_resize(two, S(1, 1, 1, 2), &ac, y);
+    CHECK(y[0] == 0 && y[1] == 0.5f && y[2] == 1, "align_corners %g %g %g", y[0], y[1], y[2]);
+    resize_params nn = {1, 6, 0, RESIZE_ASYMMETRIC, RESIZE_FLOOR, 3, 3};
+    ref_resize(two, S(1, 1, 1, 2), &nn, y);
+    CHECK(y[2] == 0 && y[3] == 1 && y[5] == 1, "nearest %g %g %g", y[2], y[3], y[5]);
+    /* squeeze-excite: one factor per channel over the plane; the mean of 1..9 */
+    const float s2[2] = {2, -1};
+    ref_mul(x, S(1, 2, 3, 3), s2, S(1, 2, 1, 1), y);
+    CHECK(y[8] == 18 && y[9] == -10, "mul broadcast %g %g", y[8], y[9]);
+    ref_gap(x, S(1, 2, 3, 3), y);
+    CHECK(y[0] == 5 && y[1] == 14, "gap %g %g", y[0], y[1]);
+}
+
 static void check_references_by_hand(void) {
+    check_imported_references_by_hand();
     /* pooling: 3x3 input 1..9; ceil mode makes 2x2 with partial windows, floor mode 1x1 */
     const float x9[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     shape4 xs = {1, 1, 3, 3}, ys;
