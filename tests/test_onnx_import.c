@@ -186,6 +186,23 @@ static void test_unpool(void) {
     free(data);
 }
 
+/* x * HardSigmoid(x) after a conv becomes one hardswish conv; a depthwise dilated conv takes
+   Clip(0, 6); squeeze-excite is gap, conv + sigmoid, mul; a HardSigmoid after a mul is [act]. */
+static void test_mobile(void) {
+    char err[1024];
+    clseg_model *m = NULL;
+    CHECK_OK(clseg_model_import_onnx(&m, FIXTURES "mobile_op13.onnx", NULL, err, sizeof err));
+    if (!m) return;
+    const spec_layer *L = m->spec.layers;
+    CHECK(m->spec.n_layers == 6 && L[0].type == LAYER_CONV && L[0].act == ACT_HARDSWISH &&
+              L[1].type == LAYER_CONV && L[1].groups == 4 && L[1].dilation == 2 &&
+              L[1].act == ACT_RELU6 && L[2].type == LAYER_GAP && L[3].act == ACT_SIGMOID &&
+              L[4].type == LAYER_MUL && L[4].inputs[0] == 1 && L[4].inputs[1] == 3 &&
+              L[5].type == LAYER_ACT && L[5].act == ACT_HARDSIGMOID,
+          "mobile mapping (%d layers)", m->spec.n_layers);
+    clseg_model_free(m);
+}
+
 static void test_rejections(void) {
     char err[1024];
     clseg_model *m = NULL;
@@ -230,6 +247,7 @@ int main(void) {
     test_seedlike();
     test_dynamic_and_folding();
     test_unpool();
+    test_mobile();
     test_rejections();
     return tu_finish("test_onnx_import");
 }

@@ -1177,6 +1177,23 @@ static clseg_status map_binary(importer *im, int op) {
     if (!a || !b) return bad(im, "two inputs needed");
     if (a->kind == V_CONST && b->kind == V_CONST) return fold_binary(im, a, b, (char)op);
     if (op == '*' && a->kind == V_ACT && b->kind == V_ACT) {
+        /* x * HardSigmoid(x) right after a conv, PyTorch's HardSwish before opset 14: the
+           [act] layer just made for the HardSigmoid is dropped and the conv takes hardswish */
+        for (int k = 0; k < 2; k++) {
+            const value *s = k ? a : b, *v = k ? b : a;
+            if (s->layer != im->nl - 1 || v->layer < 0 || s->layer < 0) continue;
+            const spec_layer *A = &im->layers[s->layer];
+            spec_layer *C = &im->layers[v->layer];
+            if (A->type != LAYER_ACT || A->act != ACT_HARDSIGMOID || A->inputs[0] != v->layer ||
+                C->type != LAYER_CONV || C->act != ACT_NONE ||
+                im->src[v->layer].out_value != (int)(v - im->v) || data_uses(im, v->name) != 2 ||
+                data_uses(im, s->name) != 1)
+                continue;
+            note_node(&im->src[v->layer], im->src[s->layer].node);
+            im->nl--;
+            C->act = ACT_HARDSWISH;
+            return fuse_output(im, C);
+        }
         /* squeeze-excite: x * s, s one value per channel (either operand) */
         if (a->shape.h * a->shape.w == 1 && b->shape.h * b->shape.w != 1) {
             value *t = a;
