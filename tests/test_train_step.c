@@ -378,6 +378,33 @@ static void test_optimizers(clseg_context *ctx) {
     clReleaseMemObject(part);
 }
 
+/* The layers of imported models have no backward: the trainer refuses each with
+   CLSEG_ERR_UNSUPPORTED naming the layer, instead of training it wrongly. */
+static void test_inference_only(clseg_context *ctx) {
+    static const char *const specs[] = {
+        "[net]\n[conv]\nname = dw\nfilters = 6\nsize = 3\npad = 1\ngroups = 3\n"
+        "[conv]\nfilters = classes\nsize = 1\n",
+        "[net]\n[conv]\nname = hs\nfilters = 5\nsize = 3\npad = 1\nactivation = hardswish\n",
+        "[net]\n[conv]\nfilters = 5\nsize = 1\n[gap]\nname = g\n[mul]\ninputs = conv1, g\n",
+        "[net]\n[conv]\nfilters = 5\nsize = 3\nstride = 2\n[resize]\nname = r\n"
+        "output_size = data\nmode = bilinear\n",
+    };
+    static const char *const names[] = {"dw", "hs", "g", "r"};
+    const trainer_config cfg = {N, H, W, IGNORE, NULL, {OPTIM_SGD, 0.1, 0.9, 0, 0, 0, 0}};
+    for (size_t i = 0; i < CLSEG_ARRAY_LEN(specs); i++) {
+        char err[256];
+        clseg_model *m = NULL;
+        CHECK_OK(model_init(specs[i], K, 3, NULL, NULL, &m, err, sizeof err));
+        trainer *t = NULL;
+        clseg_status st = m ? trainer_create(&t, ctx, m, &cfg) : CLSEG_ERR_INTERNAL;
+        CHECK(st == CLSEG_ERR_UNSUPPORTED && !t && strstr(clseg_context_error(ctx), names[i]) &&
+                  strstr(clseg_context_error(ctx), "inference only"),
+              "spec %zu: %s: %s", i, clseg_status_str(st), clseg_context_error(ctx));
+        trainer_free(t);
+        clseg_model_free(m);
+    }
+}
+
 int main(void) {
     clseg_context **ctxs;
     int n = tu_contexts(&ctxs);
@@ -386,6 +413,7 @@ int main(void) {
         test_optimizers(ctxs[i]);
         test_gradients(ctxs[i]);
         test_determinism(ctxs[i]);
+        test_inference_only(ctxs[i]);
     }
     tu_contexts_free(ctxs, n);
     return tu_finish("test_train_step");
