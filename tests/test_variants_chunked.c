@@ -53,7 +53,7 @@ static void check_configs(clseg_context *ctx, op_call call, const float *want, s
 }
 
 static void run_conv(clseg_context *ctx) {
-    const conv2d_params p = {16, 24, 3, 1, 1, 1};
+    const conv2d_params p = {16, 24, 3, 1, 1, 1, 1, 1};
     const shape4 xs = {2, 16, 21, 70};
     shape4 ys;
     CHECK(conv2d_out_shape(xs, &p, &ys), "conv shape");
@@ -142,7 +142,7 @@ static void run_conv_wgrad(clseg_context *ctx) {
 /* The scratch-using variants must still be among those run, i.e. one chunk fits the limit. */
 static void check_variants_offered(clseg_context *ctx) {
     static const char *const names[] = {"winograd", "im2col_gemm", "gemm_col2im"};
-    op_call conv = {.kind = OP_CONV2D, .p.conv = {16, 24, 3, 1, 1, 1}};
+    op_call conv = {.kind = OP_CONV2D, .p.conv = {16, 24, 3, 1, 1, 1, 1, 1}};
     conv.in[0].s = (shape4){2, 16, 21, 70};
     op_call deconv = {.kind = OP_DECONV2D, .p.deconv = {16, 24, 3, 2, 1, 1, 0, 1}};
     deconv.in[0].s = (shape4){2, 16, 21, 35};

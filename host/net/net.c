@@ -87,6 +87,7 @@ static clseg_status create(clseg_net **out, clseg_context *ctx, const clseg_mode
         const spec_layer *L = &net->spec.layers[i];
         if (L->type != LAYER_CONV && L->type != LAYER_DECONV) continue;
         int cin = L->inputs[0] == SPEC_INPUT ? net->channels : channels[L->inputs[0]];
+        if (L->type == LAYER_CONV) cin /= CLSEG_MAX(L->groups, 1); /* weight [cout][cin/g] */
         float *w = NULL, *b = NULL;
         st = fold_layer(model, i, cin, channels[i], &w, &b, ctx->error, sizeof ctx->error);
         if (st != CLSEG_OK) break;

@@ -42,6 +42,14 @@ clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *
     return launch_check_conv_io(ctx, call, *ys);
 }
 
+int conv2d_dense_only(const op_call *call, char *why, size_t why_len) {
+    const conv2d_params *p = &call->p.conv;
+    if (conv2d_groups(p) > 1 || conv2d_dil(p) > 1)
+        return op_refuse(why, why_len, "groups %d, dilation %d: a dense, undilated kernel",
+                         conv2d_groups(p), conv2d_dil(p));
+    return 1;
+}
+
 static clseg_status tiled_prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
     (void)call;
     char defines[128];
@@ -68,7 +76,7 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
     return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
                    KARG_MEM(call->in[2].mem), KARG_MEM(call->out[0].mem), KARG_INT(xs.c),
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.c), KARG_INT(ys.h), KARG_INT(ys.w),
-                   KARG_INT(p->k), KARG_INT(p->stride), KARG_INT(p->pad), KARG_INT(p->relu),
+                   KARG_INT(p->k), KARG_INT(p->stride), KARG_INT(p->pad), KARG_INT(p->act),
                    KARG_INT(xs.n));
 }
 
@@ -77,7 +85,7 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
 static int tiled_supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
                           char *why, size_t why_len) {
     (void)dev;
-    (void)call;
+    if (!conv2d_dense_only(call, why, why_len)) return 0;
     const int tx = cfg->v[P_TILE_X];
     if (cfg->v[P_TILE_CO] < 1) return op_refuse(why, why_len, "TILE_CO %d < 1", cfg->v[P_TILE_CO]);
     if (tx < 1 || tx > 16 || (tx & (tx - 1)))

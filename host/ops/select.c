@@ -13,6 +13,7 @@ const op_variant *const op_variant_table[] = {
     &conv2d_winograd,
     &conv2d_tiled,
     &conv2d_im2col_gemm,
+    &conv2d_grouped, /* grouped and dilated convs only; direct refuses those */
     &conv2d_direct,
     &deconv2d_stride_decomposed,
     &deconv2d_gemm_col2im,
@@ -28,6 +29,10 @@ const op_variant *const op_variant_table[] = {
     &add_direct,
     &softmax_direct,
     &argmax_direct,
+    &act_direct,
+    &gap_direct,
+    &mul_direct,
+    &resize_direct,
     &conv2d_bwd_data_via_deconv,
     &conv2d_bwd_weight_gemm, /* first: the generic choice, for GPUs */
     &conv2d_bwd_weight_tiled,

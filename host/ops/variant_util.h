@@ -13,6 +13,9 @@
 enum { DIRECT_N_PARAMS = 5 };
 extern const variant_param direct_tile_params[DIRECT_N_PARAMS];
 clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys);
+/* 0 with the reason for a grouped or dilated conv, which only the "grouped" variant runs: the
+   dense kernels read every input channel and contiguous taps. 1 otherwise. (host/ops/conv2d.c) */
+int conv2d_dense_only(const op_call *call, char *why, size_t why_len);
 clseg_status deconv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys);
 
 /* buf = the variant's parameter defines (op_config_defines) followed by "-DUSE_FMA=1" where the
