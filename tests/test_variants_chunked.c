@@ -114,7 +114,7 @@ static void run_deconv(clseg_context *ctx) {
 
 /* The weight gradient of a conv: the GEMM variant takes row chunks of both images. */
 static void run_conv_wgrad(clseg_context *ctx) {
-    const conv2d_params p = {16, 24, 3, 1, 1, 0};
+    const conv2d_params p = {.cin = 16, .cout = 24, .k = 3, .stride = 1, .pad = 1};
     const shape4 xs = {2, 16, 21, 70};
     shape4 ys;
     CHECK(conv2d_out_shape(xs, &p, &ys), "conv shape");

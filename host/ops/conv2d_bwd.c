@@ -116,11 +116,14 @@ static const variant_param wparams[N_PARAMS] = {
 int wgrad_geometry(const op_call *call, shape4 *as, shape4 *bs, int *k, int *stride) {
     shape4 xs = call->in[0].s, ys;
     if (call->kind == OP_CONV2D_BWD_WEIGHT) {
-        if (!conv2d_out_shape(xs, &call->p.conv, &ys)) return 0;
+        const conv2d_params *p = &call->p.conv;
+        if (p->act || conv2d_groups(p) > 1 || conv2d_dil(p) > 1 || !conv2d_out_shape(xs, p, &ys))
+            return 0;
         *as = xs, *bs = ys, *k = call->p.conv.k, *stride = call->p.conv.stride;
         return 1;
     }
-    if (call->kind != OP_DECONV2D_BWD_WEIGHT || !deconv2d_out_shape(xs, &call->p.deconv, &ys))
+    if (call->kind != OP_DECONV2D_BWD_WEIGHT || call->p.deconv.relu ||
+        !deconv2d_out_shape(xs, &call->p.deconv, &ys))
         return 0;
     *as = ys, *bs = xs, *k = call->p.deconv.k, *stride = call->p.deconv.stride;
     return 1;

@@ -40,7 +40,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                            (size_t)ys.h, (size_t)ys.n * (size_t)ys.c};
     const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], 1};
     size_t lws[3];
-    launch_clamp_local(&ctx->info, want, gws, lws);
+    launch_clamp_local(&ctx->info, ctx_kernel_max_group(ctx, kernel), want, gws, lws);
     return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
                    KARG_MEM(call->in[2].mem), KARG_MEM(call->out[0].mem), KARG_INT(xs.c),
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.c), KARG_INT(ys.h), KARG_INT(ys.w),

@@ -12,17 +12,13 @@ static int chunk_rows(const clseg_device_info *dev, shape4 as, shape4 bs, int k)
     return (int)CLSEG_MIN(scratch_budget(dev) / per_row, (size_t)bs.h);
 }
 
-static int call_relu(const op_call *call) {
-    return call->kind == OP_CONV2D_BWD_WEIGHT ? call->p.conv.relu : call->p.deconv.relu;
-}
-
 static int supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
                     char *why, size_t why_len) {
     (void)cfg;
     shape4 as, bs;
     int k, stride;
-    if (!wgrad_geometry(call, &as, &bs, &k, &stride) || call_relu(call))
-        return op_refuse(why, why_len, "invalid parameters (relu must be 0)");
+    if (!wgrad_geometry(call, &as, &bs, &k, &stride))
+        return op_refuse(why, why_len, "invalid parameters (a plain dense conv, no activation)");
     if (!launch_fits_int(as) || !launch_fits_int(bs))
         return op_refuse(why, why_len, "tensors too large for int indexing");
     if (chunk_rows(dev, as, bs, k) <= 0)
