@@ -102,7 +102,8 @@ typedef struct clseg_eval_options {
     void *progress_user;
     /* Several ranks evaluate the set together (NULL = this process alone): rank r scores the
        images r, r + size, ... and the confusion matrices are summed, so every rank gets the
-       metrics of the whole set; progress counts this rank's images. */
+       metrics of the whole set; progress counts this rank's images. A rank that fails still
+       joins the sum, so all stop: the others with an error beginning "stopped: ". */
     const clseg_reducer *reducer;
 } clseg_eval_options;
 
@@ -269,6 +270,9 @@ typedef struct clseg_train_info {
     int diverged;          /* 1 = the run stopped at a NaN or Inf loss or gradient (on any rank) */
     int peer_failed;       /* 1 = the run stopped because another rank failed (its own error
                               says why; this rank's error only says that it stopped) */
+    int stopped_all;       /* 1 = the failure stopped every rank together (a NaN, a rank that
+                              could not load its batch or validate, which tells the others):
+                              no rank is left waiting for this one */
     uint64_t device_bytes; /* device memory of the training graph (after start) */
 } clseg_train_info;
 

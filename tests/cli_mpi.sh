@@ -39,7 +39,7 @@ python3 "$src/tests/fixtures/train/make_dataset.py" regions "$d" 24 128 96 3 5 2
 train=(train --spec "$src/models/seednet.cfg" --classes 5 --ignore 255 --train-images "$d/images"
        --train-labels "$d/labels" --epochs 2 --crop 96x64 --seed 3 --optimizer sgd)
 
-run_ok "1 process, batch 4" "$clseg" "${train[@]}" --batch 4 --stop-at-step 8 \
+run_ok "1 process, batch 4" "$clseg" "${train[@]}" --batch 4 --stop-at-step 7 \
     --out "$tmp/b.clsm" --loss-log "$tmp/b.log"
 run_ok "2 ranks, batch 2" "${mpi[@]}" "$clseg" "${train[@]}" --batch 2 --stop-at-step 6 \
     --out "$tmp/a.clsm" --loss-log "$tmp/a.log"
@@ -62,18 +62,22 @@ expect 1 "resume with another global batch" "$tmp/r.clsm" "$clseg" "${resume[@]}
     --out "$tmp/r.clsm"
 cp "$tmp/a.log" "$tmp/r.log"
 run_ok "resume the 2-rank checkpoint with 1 process" "$clseg" "${resume[@]}" --batch 4 \
-    --stop-at-step 8 --out "$tmp/r.clsm" --checkpoint "$tmp/a.clsm.ckpt" --loss-log "$tmp/r.log"
-same_losses "resumed steps 7-8" "$tmp/r.log" "$tmp/b.log" 7 7 2
+    --stop-at-step 7 --out "$tmp/r.clsm" --checkpoint "$tmp/a.clsm.ckpt" --loss-log "$tmp/r.log"
+same_losses "resumed step 7" "$tmp/r.log" "$tmp/b.log" 7 7 1
 
-# Evaluation: the ranks share the images, the confusion matrices are summed.
-run_ok "eval, 1 process" "$clseg" eval --model "$tmp/a.clsm.ckpt" --images "$d/images" \
-    --labels "$d/labels" --ignore 255 --json "$tmp/e1.json"
+# Evaluation: the ranks share the images (5: one rank takes 3), the confusion matrices are summed.
+mkdir -p "$tmp/ev/images" "$tmp/ev/labels"
+for i in 000 001 002 003 004; do
+    cp "$d/images/$i.png" "$tmp/ev/images/" && cp "$d/labels/$i.png" "$tmp/ev/labels/"
+done
+run_ok "eval, 1 process" "$clseg" eval --model "$tmp/a.clsm.ckpt" --images "$tmp/ev/images" \
+    --labels "$tmp/ev/labels" --ignore 255 --json "$tmp/e1.json"
 run_ok "eval, 2 ranks" "${mpi[@]}" "$clseg" eval --model "$tmp/a.clsm.ckpt" \
-    --images "$d/images" --labels "$d/labels" --ignore 255 --json "$tmp/e2.json"
+    --images "$tmp/ev/images" --labels "$tmp/ev/labels" --ignore 255 --json "$tmp/e2.json"
 python3 - "$tmp/e1.json" "$tmp/e2.json" <<'PY' && ok "2-rank eval = 1-process eval" || bad "eval JSONs differ"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])
-sys.exit(0 if a["confusion"] == b["confusion"] and a["images"] == b["images"] == 24
+sys.exit(0 if a["confusion"] == b["confusion"] and a["images"] == b["images"] == 5
          and a["miou"] == b["miou"] else 1)
 PY
 
@@ -90,5 +94,21 @@ else
 fi
 cmp -s "$tmp/a.clsm.ckpt" "$tmp/keep.ckpt" && [ ! -e "$tmp/nan.clsm" ] && ok ||
     bad "files changed after the NaN"
+
+# A rank that cannot load its share stops both: it says why in one line, the other is silent.
+# (4 images: one global batch, so the bad one is in the first step.)
+mkdir -p "$tmp/bad/images" "$tmp/bad/labels" &&
+    cp "$tmp/ev/images/00"[0-3].png "$tmp/bad/images/" && cp "$tmp/ev/labels/00"[0-3].png "$tmp/bad/labels/" &&
+    head -c 100 "$d/images/002.png" >"$tmp/bad/images/002.png" && ok || bad "making a bad PNG"
+"${mpi[@]}" "$clseg" "${train[@]}" --train-images "$tmp/bad/images" --train-labels "$tmp/bad/labels" \
+    --batch 2 --out "$tmp/bad.clsm" >"$tmp/stdout" 2>"$tmp/stderr"
+rc=$?
+lines=$(grep -c '^clseg: ' "$tmp/stderr")
+if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && grep -q '^clseg: .*002.png' "$tmp/stderr" &&
+    ! grep -q "MPI_ABORT" "$tmp/stderr"; then
+    ok "a bad image stops both ranks: $(grep '^clseg: ' "$tmp/stderr")"
+else
+    bad "bad image: exit $rc, $lines clseg line(s)"; cat "$tmp/stderr" >&2
+fi
 
 finish

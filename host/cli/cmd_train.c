@@ -526,11 +526,12 @@ static int on_progress(void *user, const clseg_train_progress *p) {
 
 /* A failure of this run: rank 0 (or the only process) says it as "clseg: ...", another rank
    as "clseg: rank R: ..."; *coordinated when every rank stops on its own (a NaN anywhere, or a
-   rank that told the others it failed), which needs one line, not one per rank. */
+   rank that told the others it failed): one line then, from rank 0 for a NaN, from the failed
+   rank otherwise. */
 static int train_failed(const args *a, clseg_train_session *s, int *coordinated) {
     clseg_train_info info;
     clseg_train_session_info(s, &info);
-    *coordinated = info.diverged || info.peer_failed;
+    *coordinated = info.stopped_all;
     if ((info.diverged && a->mpi.rank != 0) || info.peer_failed) return EXIT_FAILURE_RUN;
     if (a->mpi.size > 1 && a->mpi.rank != 0)
         return cli_error("rank %d: %s", a->mpi.rank, clseg_train_session_error(s));

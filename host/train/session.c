@@ -530,6 +530,7 @@ void clseg_train_session_info(const clseg_train_session *s, clseg_train_info *ou
     out->stopped = s->stopped;
     out->diverged = s->diverged;
     out->peer_failed = s->peer_failed;
+    out->stopped_all = s->stopped_all;
     out->device_bytes = s->t ? trainer_device_bytes(s->t) : 0;
 }
 
@@ -627,6 +628,10 @@ static clseg_status end_of_epoch(run *r, int epoch, double train_loss, double ep
     st = evaluate_dataset(s->ctx, net, m, &s->val, o->ignore_index, o->reducer, on_val_progress,
                           &vp, &metrics, err, sizeof err);
     clseg_net_free(net);
+    if (st != CLSEG_OK && s->ranks > 1) { /* every rank joined the failed evaluation's sum */
+        s->stopped_all = 1;
+        s->peer_failed = !strncmp(err, "stopped: ", 9);
+    }
     if (st != CLSEG_OK) return session_fail(s, st, "validation: %s", err);
     p.new_best = metrics->miou > s->state.best_miou;
     if (p.new_best) {
@@ -670,7 +675,10 @@ static clseg_status run_epoch(run *r, int e) {
         st = loader_next(ld, &b, err, sizeof err);
         if (st != CLSEG_OK) {
             step_stats none;
-            if (s->ranks > 1) trainer_step(s->t, NULL, NULL, 0, 0, &none); /* stops the others */
+            if (s->ranks > 1) { /* stops the others at this step */
+                trainer_step(s->t, NULL, NULL, 0, 0, &none);
+                s->stopped_all = 1;
+            }
             session_fail(s, st, "%s", err);
             break;
         }
@@ -679,13 +687,13 @@ static clseg_status run_epoch(run *r, int e) {
         step_stats ss;
         st = trainer_step(s->t, b->x, b->y, lr, 1, &ss);
         if (st != CLSEG_OK) {
-            s->peer_failed = trainer_peer_failed(s->t);
+            s->peer_failed = s->stopped_all = trainer_peer_failed(s->t);
             session_fail(s, st, "%s", clseg_context_error(s->ctx));
             break;
         }
         if (!ss.finite) {
             double bad = isfinite(ss.loss) ? ss.grad_sumsq : ss.loss;
-            s->diverged = 1;
+            s->diverged = s->stopped_all = 1;
             st = session_fail(s, CLSEG_ERR_INVALID_ARGUMENT,
                               "training stopped: the %s is %s at epoch %d, step %d (global step "
                               "%ld, lr %.3g); nothing was updated or saved after it; last good "

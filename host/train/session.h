@@ -31,7 +31,7 @@ struct clseg_train_session {
     augment_opts aug;
     clseg_context *ctx;
     trainer *t;
-    int stopped, diverged, peer_failed;
+    int stopped, diverged, peer_failed, stopped_all;
     int rank, ranks; /* data-parallel position (0, 1 without a reducer) */
 };
 
