@@ -15,6 +15,30 @@ extern "C" {
    "--class-weights", ...), since that is where most users meet them. No call keeps global
    state; a session is used by one thread at a time. */
 
+/* ---- Collectives: data-parallel training and evaluation ------------------------------------ */
+
+/* docs/distributed.md: several processes ("ranks"), each with its own device, train one model or
+   evaluate one set together. The library knows no communication library: the caller hands it a
+   reducer, filled in from MPI by `clseg train` / `clseg eval` under mpirun, or from anything
+   else that can sum buffers across processes. Every rank calls the library in the same order
+   with the same options, so the callbacks are reached in the same order on every rank. */
+typedef enum clseg_reduce_type {
+    CLSEG_REDUCE_FLOAT = 0, /* float elements */
+    CLSEG_REDUCE_DOUBLE = 1 /* double elements */
+} clseg_reduce_type;
+
+typedef struct clseg_reducer {
+    size_t struct_size; /* sizeof(clseg_reducer) */
+    int rank, size;     /* this process's rank in 0..size-1, and the number of ranks */
+    /* Replaces buf (count elements of type) by its element-wise sum over every rank, on every
+       rank. A failure returns an error status with a one-line reason in err. */
+    clseg_status (*allreduce_sum)(void *user, void *buf, size_t count, clseg_reduce_type type,
+                                  char *err, size_t errlen);
+    /* Replaces buf (bytes) on every rank by rank 0's. */
+    clseg_status (*broadcast)(void *user, void *buf, size_t bytes, char *err, size_t errlen);
+    void *user; /* passed to both */
+} clseg_reducer;
+
 /* ---- Evaluation metrics -------------------------------------------------------------------- */
 
 /* Metrics of a model over a labelled set, from one confusion matrix summed over every pixel of
@@ -76,6 +100,11 @@ typedef struct clseg_eval_options {
     int ignore_index;      /* label left out of every metric (-1 = none; set it: 0 is a class) */
     clseg_eval_progress_fn progress; /* may be NULL */
     void *progress_user;
+    /* Several ranks evaluate the set together (NULL = this process alone): rank r scores the
+       images r, r + size, ... and the confusion matrices are summed, so every rank gets the
+       metrics of the whole set; progress counts this rank's images. A rank that fails still
+       joins the sum, so all stop: the others with an error beginning "stopped: ". */
+    const clseg_reducer *reducer;
 } clseg_eval_options;
 
 /* struct_size set, ignore_index -1, everything else 0 / NULL. */
@@ -162,6 +191,17 @@ typedef struct clseg_train_options {
     const char *loss_log;   /* append "epoch step global_step loss lr" per step (NULL = none) */
     long stop_at_step;      /* stop after this global step with a checkpoint, as if interrupted
                                (default 0 = no) */
+
+    /* Data-parallel training (docs/distributed.md). With a reducer of size N, batch is per rank
+       and a step takes a global batch of N x batch images (rank r the images r*batch ..
+       r*batch + batch-1 of it); the loss is averaged over the global batch's labelled pixels,
+       the gradients are summed across ranks, and every rank applies the same update. Rank 0
+       alone writes the loss log, checkpoints and out_model; the loss and metrics reported are
+       global. The checkpoint records the global batch: a run resumes with any N and batch of
+       the same product. */
+    const clseg_reducer *reducer; /* NULL = this process alone */
+    int sync_bn; /* BatchNorm statistics of the global batch (default 1; 0 = each rank's own,
+                    running statistics taken from rank 0) */
 } clseg_train_options;
 
 /* Every default above, struct_size set. */
@@ -227,7 +267,12 @@ typedef struct clseg_train_info {
                               validation (0 = none) */
     int finished;          /* 1 = epoch >= epochs */
     int stopped;           /* 1 = the last run stopped early (stop_at_step or the callback) */
-    int diverged;          /* 1 = the run stopped at a NaN or Inf loss or gradient */
+    int diverged;          /* 1 = the run stopped at a NaN or Inf loss or gradient (on any rank) */
+    int peer_failed;       /* 1 = the run stopped because another rank failed (its own error
+                              says why; this rank's error only says that it stopped) */
+    int stopped_all;       /* 1 = the failure stopped every rank together (a NaN, a rank that
+                              could not load its batch or validate, which tells the others):
+                              no rank is left waiting for this one */
     uint64_t device_bytes; /* device memory of the training graph (after start) */
 } clseg_train_info;
 

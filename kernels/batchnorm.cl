@@ -156,3 +156,55 @@ __kernel void bn_bwd_apply(const __global float *dy, const __global float *x,
     float g = bn_masked_dy(dy[at], xv, mean, scale, beta, relu);
     dx[at] = scale * (g - dbeta[c] * inv_m - (xv - mean) * istd * (dgamma[c] * inv_m));
 }
+
+/* ---- Synchronised BatchNorm (data-parallel training, docs/distributed.md) -------------------
+   The same statistics as bn_stats over a batch split across processes: the host sums each
+   rank's per-channel partial sums between these kernels, in the same two passes (the mean,
+   then the squares around it). */
+
+/* out[c] = sum of x over the channel (centred = 0), or of (x - mean[c])^2 (centred = 1).
+   Grid (lanes, C), local (lanes, 1); part: lanes + 1 floats. */
+__kernel void bn_sums(const __global float *x, const __global float *mean, __global float *out,
+                      int channels, int plane, int batch, int centred, __local float *part) {
+    const int lane = (int)get_local_id(0), lanes = (int)get_local_size(0);
+    /* See bn_stats on why there is no early return. */
+    const int c = min((int)get_global_id(1), channels - 1);
+    const int active = (int)get_global_id(1) < channels;
+    const int nb = active ? batch : 0;
+    const int blocks = plane / 16;
+    const float mu = centred ? mean[c] : 0.0f;
+    float16 s16 = 0.0f;
+    float s = 0.0f;
+    for (int n = 0; n < nb; n++) {
+        const __global float *xp = x + ((size_t)n * channels + c) * plane;
+        for (int b = lane; b < blocks; b += lanes) {
+            float16 d = vload16(b, xp) - mu;
+            s16 = centred ? fma(d, d, s16) : s16 + d;
+        }
+        for (int i = blocks * 16 + lane; i < plane; i += lanes) {
+            float d = xp[i] - mu;
+            s = centred ? fma(d, d, s) : s + d;
+        }
+    }
+    const float total = group_sum(s + HSUM16(s16), part);
+    if (lane == 0 && active) out[c] = total;
+}
+
+/* bn_stats' last part from the global mean and biased variance: `saved` and the running
+   statistics (m: elements per channel over every rank). Grid (C). */
+__kernel void bn_finish(const __global float *mean, const __global float *var,
+                        const __global float *gamma, const __global float *beta,
+                        __global float *saved, __global float *running_mean,
+                        __global float *running_var, int channels, float m, float eps,
+                        float momentum) {
+    const int c = (int)get_global_id(0);
+    if (c >= channels) return;
+    const float istd = rsqrt(var[c] + eps);
+    saved[c] = mean[c];
+    saved[channels + c] = istd;
+    saved[2 * channels + c] = gamma[c] * istd;
+    saved[3 * channels + c] = beta[c];
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean[c];
+    float unbiased = m > 1.0f ? var[c] * (m / (m - 1.0f)) : var[c];
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
+}

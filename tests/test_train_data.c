@@ -214,7 +214,7 @@ static void test_dataset_and_loader(void) {
     shuffle_epoch(11, 2, ds.count, order);
     for (int first = 0; first < steps; first++) {
         loader *l;
-        CHECK_OK(loader_start(&l, &ds, 5, &o, B, 11, 2, first, err, sizeof err));
+        CHECK_OK(loader_start(&l, &ds, 5, &o, B, 1, 0, 11, 2, first, err, sizeof err));
         for (int s = first; s < steps; s++) {
             const batch *b;
             CHECK_OK(loader_next(l, &b, err, sizeof err));
@@ -238,9 +238,34 @@ static void test_dataset_and_loader(void) {
         CHECK(loader_next(l, &extra, err, sizeof err) != CLSEG_OK, "a batch past the epoch");
         loader_stop(l);
     }
+    /* data-parallel: ranks 0 and 1 with batch 1 take the halves of one process's batch of 2,
+       bit for bit */
+    {
+        loader *one, *r0, *r1;
+        CHECK_OK(loader_start(&one, &ds, 5, &o, 2, 1, 0, 11, 2, 1, err, sizeof err));
+        CHECK_OK(loader_start(&r0, &ds, 5, &o, 1, 2, 0, 11, 2, 1, err, sizeof err));
+        CHECK_OK(loader_start(&r1, &ds, 5, &o, 1, 2, 1, 11, 2, 1, err, sizeof err));
+        for (int s = 1; s < steps; s++) {
+            const batch *b, *b0, *b1;
+            CHECK_OK(loader_next(one, &b, err, sizeof err));
+            CHECK_OK(loader_next(r0, &b0, err, sizeof err));
+            CHECK_OK(loader_next(r1, &b1, err, sizeof err));
+            CHECK(b->samples[0] == b0->samples[0] && b->samples[1] == b1->samples[0] &&
+                      !memcmp(b->x, b0->x, 60 * sizeof(float)) &&
+                      !memcmp(b->x + 60, b1->x, 60 * sizeof(float)) &&
+                      !memcmp(b->y, b0->y, 20 * sizeof(int32_t)) &&
+                      !memcmp(b->y + 20, b1->y, 20 * sizeof(int32_t)),
+                  "step %d: 2 ranks x 1 differ from 1 x 2", s);
+        }
+        loader_stop(one);
+        loader_stop(r0);
+        loader_stop(r1);
+        CHECK(loader_start(&one, &ds, 5, &o, 4, 2, 0, 11, 2, 0, err, sizeof err) != CLSEG_OK,
+              "2 ranks x 4 accepted with 7 images");
+    }
     /* stopping mid-epoch with batches queued */
     loader *l;
-    CHECK_OK(loader_start(&l, &ds, 5, &o, 1, 1, 0, 0, err, sizeof err));
+    CHECK_OK(loader_start(&l, &ds, 5, &o, 1, 1, 0, 1, 0, 0, err, sizeof err));
     nanosleep(&(struct timespec){0, 20000000}, NULL);
     loader_stop(l);
 

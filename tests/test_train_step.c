@@ -231,7 +231,7 @@ static void test_gradients(clseg_context *ctx) {
     static int32_t labels[N * H * W];
     make_batch(x, labels, 77);
     const float weights[K] = {1.0f, 0.5f, 2.0f, 1.0f, 3.0f};
-    trainer_config cfg = {N, H, W, IGNORE, weights, {OPTIM_SGD, 0.1, 0.9, 1e-4, 0, 0, 0}};
+    trainer_config cfg = {N, H, W, IGNORE, weights, {OPTIM_SGD, 0.1, 0.9, 1e-4, 0, 0, 0}, NULL, 0};
     trainer *t = NULL;
     clseg_status st = trainer_create(&t, ctx, m, &cfg);
     CHECK(st == CLSEG_OK, "trainer_create: %s", clseg_context_error(ctx));
@@ -289,7 +289,8 @@ static void test_determinism(clseg_context *ctx) {
     clseg_model *m = make_model();
     static float x[N * 3 * H * W];
     static int32_t labels[N * H * W];
-    trainer_config cfg = {N, H, W, -1, NULL, {OPTIM_ADAM, 1e-2, 0, 1e-4, 0.9, 0.999, 1e-8}};
+    trainer_config cfg = {N,    H, W, -1, NULL, {OPTIM_ADAM, 1e-2, 0, 1e-4, 0.9, 0.999, 1e-8},
+                          NULL, 0};
     double loss[2][4];
     float *w[2];
     for (int run = 0; run < 2; run++) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "clseg.h"
+#include "clseg_train.h"
 
 /* Exit codes of the command. */
 enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
@@ -60,6 +61,27 @@ int cli_open_context(const char *device, int profiling, clseg_context **out);
 
 /* Removes a directory and the plain files in it (best effort). */
 void cli_remove_dir(const char *dir);
+
+/* Data-parallel runs under mpirun (cli_mpi.c, docs/distributed.md). Built with MPI and started
+   by a launcher, MPI_COMM_WORLD is the library's reducer; otherwise one process (rank 0 of 1). */
+typedef struct cli_mpi {
+    int rank, size, local_rank; /* local_rank: among the ranks of this node */
+    int active;                 /* MPI is initialised */
+    clseg_reducer reducer;
+} cli_mpi;
+/* Initialises MPI when a launcher started the process; 0 (printed) when that fails. */
+int cli_mpi_begin(cli_mpi *m);
+/* Finalises MPI and returns rc. A failure (rc != 0) that the other ranks do not share
+   (coordinated = 0) aborts them all, as they may be waiting for this rank. */
+int cli_mpi_end(cli_mpi *m, int rc, int coordinated);
+/* The reducer for the library, NULL for one process. */
+const clseg_reducer *cli_mpi_reducer(const cli_mpi *m);
+/* This rank's device selector: sel (or $CLSEG_DEVICE) with "%r" replaced by the rank, or with
+   per_rank the node-local rank's GPU (round robin; every device when there is no GPU). */
+const char *cli_mpi_device(const cli_mpi *m, const char *sel, int per_rank, char *buf, size_t len);
+/* The fastest of reps allreduces of `floats` floats across the ranks, in seconds (after a
+   warm-up); -1 without MPI. */
+double cli_mpi_allreduce_seconds(const cli_mpi *m, size_t floats, int reps);
 
 /* A one-line progress bar for long loops (training epochs, evaluation), cli_progress.c: redrawn
    in place on a terminal, a plain line now and then when the stream is a log file. */

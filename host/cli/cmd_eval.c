@@ -26,6 +26,10 @@ static void help(void) {
            "                  twice the time; default: the model's test_flip)\n"
            "  --json FILE     also write the results as JSON (keys: miou, pixel_accuracy,\n"
            "                  mean_class_accuracy, per_class_iou, confusion, images, ...)\n"
+           "  --device-per-rank  under mpirun: each rank takes the next GPU of its node\n"
+           "Under mpirun the ranks share the images (rank r scores images r, r + N, ...) and\n"
+           "rank 0 reports the whole set's metrics (docs/distributed.md); %%r in --device\n"
+           "becomes the rank.\n"
            "  -h, --help      this text\n");
 }
 
@@ -40,12 +44,18 @@ int cmd_eval(int argc, char **argv) {
     const char *db = NULL;
     long ignore = -1;
     int test_flip = -1;
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"test-flip", required_argument, 0, 'f'},
-        {"images", required_argument, 0, 'i'}, {"labels", required_argument, 0, 'l'},
-        {"ignore", required_argument, 0, 'g'}, {"device", required_argument, 0, 'd'},
-        {"json", required_argument, 0, 'j'},   {"db", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"test-flip", required_argument, 0, 'f'},
+                                         {"images", required_argument, 0, 'i'},
+                                         {"labels", required_argument, 0, 'l'},
+                                         {"ignore", required_argument, 0, 'g'},
+                                         {"device", required_argument, 0, 'd'},
+                                         {"json", required_argument, 0, 'j'},
+                                         {"db", required_argument, 0, 'b'},
+                                         {"device-per-rank", no_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int per_rank = 0;
     optind = 1;
     opterr = 0;
     int c;
@@ -72,6 +82,9 @@ int cmd_eval(int argc, char **argv) {
         case 'd':
             device = optarg;
             break;
+        case 'r':
+            per_rank = 1;
+            break;
         case 'j':
             json = optarg;
             break;
@@ -92,21 +105,27 @@ int cmd_eval(int argc, char **argv) {
     if (!images) return cli_usage_error("eval", "--images is required");
     if (!labels) return cli_usage_error("eval", "--labels is required");
 
-    char err[1024];
+    cli_mpi mpi;
+    if (!cli_mpi_begin(&mpi)) return EXIT_FAILURE_RUN;
+    const int talk = mpi.rank == 0; /* one rank reports for all */
+    int coordinated = 0;            /* every rank knows of the failure */
+    char err[1024], dev_buf[64];
     clseg_model *model = NULL;
     if (clseg_model_load(&model, model_path, err, sizeof err) != CLSEG_OK)
-        return cli_error("%s", err);
+        return cli_mpi_end(&mpi, cli_error("%s", err), 0);
     int rc = EXIT_FAILURE_RUN;
     clseg_context *ctx = NULL;
     clseg_net *net = NULL;
     clseg_metrics *m = NULL;
+    device = cli_mpi_device(&mpi, device, per_rank, dev_buf, sizeof dev_buf);
     if (!cli_open_tuned_context(device, db, 0, &ctx)) goto done;
     if (clseg_net_create(&net, ctx, model) != CLSEG_OK) {
         cli_error("%s: %s", model_path, clseg_context_error(ctx));
         goto done;
     }
     if (test_flip >= 0) clseg_net_set_test_flip(net, test_flip);
-    if (clseg_net_test_flip(net)) fprintf(stderr, "eval: test-time flip on (image + mirror)\n");
+    if (talk && clseg_net_test_flip(net))
+        fprintf(stderr, "eval: test-time flip on (image + mirror)\n");
     cli_progress bar;
     cli_progress_start(&bar, stderr, 0, 0);
     clseg_eval_options eo;
@@ -114,12 +133,25 @@ int cmd_eval(int argc, char **argv) {
     eo.image_dir = images;
     eo.label_dir = labels;
     eo.ignore_index = (int)ignore;
-    eo.progress = on_progress;
+    eo.progress = talk ? on_progress : NULL;
     eo.progress_user = &bar;
+    eo.reducer = cli_mpi_reducer(&mpi);
     clseg_status st = clseg_eval(&m, ctx, net, model, &eo, err, sizeof err);
     cli_progress_end(&bar);
     if (st != CLSEG_OK) {
-        cli_error("%s", err);
+        /* The evaluation sums every rank's result, failed or not: all ranks stop together,
+           and the rank that failed says why. */
+        coordinated = 1;
+        if (strncmp(err, "stopped: ", 9) != 0) {
+            if (mpi.size > 1 && !talk)
+                cli_error("rank %d: %s", mpi.rank, err);
+            else
+                cli_error("%s", err);
+        }
+        goto done;
+    }
+    if (!talk) {
+        rc = EXIT_OK;
         goto done;
     }
     printf("model %s on %s: %d images, %.1f ms/image (segment), %.1f ms/image (with PNG "
@@ -146,5 +178,5 @@ done:
     clseg_net_free(net);
     clseg_context_free(ctx);
     clseg_model_free(model);
-    return rc;
+    return cli_mpi_end(&mpi, rc, coordinated);
 }

@@ -65,6 +65,12 @@ static void help(void) {
         "  --db FILE          tuning database from 'clseg tune' (default $CLSEG_TUNING_DB, else\n"
         "                     tuning.db in the cache directory)\n"
         "  --benchmark-steps N   time N training steps on random data and exit\n"
+        "Data-parallel, under mpirun (docs/distributed.md): one rank per device, --batch per\n"
+        "rank (a step takes ranks x batch images), gradients summed with MPI_Allreduce; rank 0\n"
+        "writes the log, checkpoints and models; --device's %%r becomes the rank.\n"
+        "  --device-per-rank  each rank takes the next GPU of its node (every device if none)\n"
+        "  --no-sync-bn       BatchNorm statistics of each rank's own batch (default: of the\n"
+        "                     global batch, as one process with batch ranks x B)\n"
         "  -h, --help         this text\n");
 }
 
@@ -105,6 +111,8 @@ enum {
     O_DB,
     O_JITTER,
     O_CLASS_CROP,
+    O_DEVICE_PER_RANK,
+    O_NO_SYNC_BN,
 };
 
 /* The library's options plus what only the command has: the device, the benchmark, and the raw
@@ -113,6 +121,8 @@ typedef struct args {
     clseg_train_options o;
     const char *classes, *class_weights, *device, *db;
     long bench;
+    int device_per_rank;
+    cli_mpi mpi;
     float weights[256];
     int n_weights; /* -1: not a list of non-negative numbers */
 } args;
@@ -177,6 +187,8 @@ static int parse_args(int argc, char **argv, args *a) {
         {"db", required_argument, 0, O_DB},
         {"jitter", required_argument, 0, O_JITTER},
         {"class-crop", required_argument, 0, O_CLASS_CROP},
+        {"device-per-rank", no_argument, 0, O_DEVICE_PER_RANK},
+        {"no-sync-bn", no_argument, 0, O_NO_SYNC_BN},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -234,6 +246,12 @@ static int parse_args(int argc, char **argv, args *a) {
             break;
         case O_NO_FLIP:
             o->flip = 0;
+            break;
+        case O_DEVICE_PER_RANK:
+            a->device_per_rank = 1;
+            break;
+        case O_NO_SYNC_BN:
+            o->sync_bn = 0;
             break;
         case O_IGNORE:
             if (!cli_parse_int(v, -1, 255, &n))
@@ -415,11 +433,23 @@ static void on_bench_step(void *user, int step, double ms, double loss) {
     fprintf(stderr, "step %d: %.1f ms, loss %.4f\n", step, ms, loss);
 }
 
+/* This rank's device selector (buf holds it when it is made here). */
+static const char *rank_device(const args *a, char *buf, size_t len) {
+    return cli_mpi_device(&a->mpi, a->device, a->device_per_rank, buf, len);
+}
+
 static int run_benchmark(const args *a, clseg_train_session *s, clseg_context **ctx) {
-    if (!cli_open_tuned_context(a->device, a->db, 0, ctx)) return EXIT_FAILURE_RUN;
+    char dev_buf[64];
+    if (!cli_open_tuned_context(rank_device(a, dev_buf, sizeof dev_buf), a->db, 0, ctx))
+        return EXIT_FAILURE_RUN;
     clseg_train_benchmark b;
-    if (clseg_train_session_benchmark(s, *ctx, (int)a->bench, on_bench_step, NULL, &b) != CLSEG_OK)
+    if (clseg_train_session_benchmark(
+            s, *ctx, (int)a->bench, a->mpi.rank == 0 ? on_bench_step : NULL, NULL, &b) != CLSEG_OK)
         return cli_error("%s", clseg_train_session_error(s));
+    /* Under mpirun: the gradient's allreduce alone, as every data-parallel step does it. */
+    size_t floats = clseg_model_parameter_count(clseg_train_session_model(s));
+    double allreduce_s = cli_mpi_allreduce_seconds(&a->mpi, floats, 10);
+    if (a->mpi.rank != 0) return EXIT_OK;
     clseg_train_info info;
     clseg_train_session_info(s, &info);
     const clseg_device_info *dev = clseg_context_device(*ctx);
@@ -432,6 +462,9 @@ static int run_benchmark(const args *a, clseg_train_session *s, clseg_context **
            3 * gflop / (med / 1000.0));
     printf("  set-up (allocation, kernel compile or cache) %.0f ms, device memory %.1f MiB\n",
            b.setup_ms, b.device_bytes / 1048576.0);
+    if (allreduce_s >= 0)
+        printf("  MPI_Allreduce of the gradient (%.1f MB) across %d ranks: %.2f ms (best of 10)\n",
+               floats * 4 / 1e6, a->mpi.size, allreduce_s * 1000);
     printf("  one profiled step (a wait after every op) %.1f ms:\n", tp);
     for (int k = 0; k < b.op_count; k++)
         printf("    %-22s %9.1f ms %5.1f%%\n", b.op_name[k], b.op_ms[k], 100 * b.op_ms[k] / tp);
@@ -491,11 +524,27 @@ static int on_progress(void *user, const clseg_train_progress *p) {
     return 0;
 }
 
-static int run_training(const args *a, clseg_train_session *s, clseg_context **ctx) {
+/* A failure of this run: rank 0 (or the only process) says it as "clseg: ...", another rank
+   as "clseg: rank R: ..."; *coordinated when every rank stops on its own (a NaN anywhere, or a
+   rank that told the others it failed): one line then, from rank 0 for a NaN, from the failed
+   rank otherwise. */
+static int train_failed(const args *a, clseg_train_session *s, int *coordinated) {
+    clseg_train_info info;
+    clseg_train_session_info(s, &info);
+    *coordinated = info.stopped_all;
+    if ((info.diverged && a->mpi.rank != 0) || info.peer_failed) return EXIT_FAILURE_RUN;
+    if (a->mpi.size > 1 && a->mpi.rank != 0)
+        return cli_error("rank %d: %s", a->mpi.rank, clseg_train_session_error(s));
+    return cli_error("%s", clseg_train_session_error(s));
+}
+
+static int run_training(const args *a, clseg_train_session *s, clseg_context **ctx,
+                        int *coordinated) {
     const clseg_train_options *o = &a->o;
     const clseg_model *model = clseg_train_session_model(s);
     const int classes = clseg_model_num_classes(model);
-    if (o->ignore_index >= 0 && o->ignore_index < classes)
+    const int talk = a->mpi.rank == 0; /* one rank speaks for the run */
+    if (talk && o->ignore_index >= 0 && o->ignore_index < classes)
         fprintf(stderr, "note: class %d (%s) is the ignore index: never trained nor scored\n",
                 o->ignore_index, clseg_model_class_name(model, o->ignore_index));
     if (a->class_weights && !o->class_weights_median_freq && a->n_weights != classes)
@@ -503,44 +552,50 @@ static int run_training(const args *a, clseg_train_session *s, clseg_context **c
                                "--class-weights needs median-freq or %d non-negative numbers "
                                "separated by commas",
                                classes);
-    if (clseg_train_session_load_data(s) != CLSEG_OK)
-        return cli_error("%s", clseg_train_session_error(s));
+    if (clseg_train_session_load_data(s) != CLSEG_OK) return train_failed(a, s, coordinated);
     clseg_train_info info;
     clseg_train_session_info(s, &info);
     if (info.finished) {
-        fprintf(stderr, "the checkpoint has finished %d epochs already (--epochs %d)\n", info.epoch,
-                o->epochs);
+        if (talk)
+            fprintf(stderr, "the checkpoint has finished %d epochs already (--epochs %d)\n",
+                    info.epoch, o->epochs);
         return EXIT_OK;
     }
-    if (a->class_weights) {
+    if (talk && a->class_weights) {
         fprintf(stderr, "class weights:");
         for (int c = 0; c < classes; c++)
             fprintf(stderr, " %s %.3f", clseg_model_class_name(model, c), info.class_weights[c]);
         fprintf(stderr, "\n");
     }
-    if (!cli_open_tuned_context(a->device, a->db, 0, ctx)) return EXIT_FAILURE_RUN;
-    if (clseg_train_session_start(s, *ctx) != CLSEG_OK)
-        return cli_error("%s", clseg_train_session_error(s));
+    char dev_buf[64];
+    if (!cli_open_tuned_context(rank_device(a, dev_buf, sizeof dev_buf), a->db, 0, ctx))
+        return EXIT_FAILURE_RUN;
+    if (clseg_train_session_start(s, *ctx) != CLSEG_OK) return train_failed(a, s, coordinated);
     clseg_train_session_info(s, &info);
-    if (o->resume)
+    if (talk && o->resume)
         fprintf(stderr, "resuming %s at epoch %d, step %d (global step %ld)\n", o->resume,
                 info.epoch + 1, info.step, info.global_step);
-    fprintf(stderr,
-            "training %s (%d classes) on %s: %d images (%d steps of %d per epoch, %dx%d crops), "
-            "%d epochs, %s lr %g %s, %.0f MiB on the device\n",
-            info.network_name, info.classes, clseg_context_device(*ctx)->name, info.train_images,
-            info.steps_per_epoch, info.batch, info.crop_width, info.crop_height, info.epochs,
-            info.optimizer, info.lr, info.schedule, info.device_bytes / 1048576.0);
+    if (talk)
+        fprintf(stderr,
+                "training %s (%d classes) on %s: %d images (%d steps of %d per epoch, %dx%d "
+                "crops), %d epochs, %s lr %g %s, %.0f MiB on the device\n",
+                info.network_name, info.classes, clseg_context_device(*ctx)->name,
+                info.train_images, info.steps_per_epoch, info.batch * a->mpi.size, info.crop_width,
+                info.crop_height, info.epochs, info.optimizer, info.lr, info.schedule,
+                info.device_bytes / 1048576.0);
+    if (talk && a->mpi.size > 1)
+        fprintf(stderr, "data-parallel: %d ranks x batch %d, BatchNorm statistics %s\n",
+                a->mpi.size, info.batch, o->sync_bn ? "of the global batch" : "per rank");
     cli_progress bar;
     cli_progress_start(&bar, NULL, 0, 0);
-    clseg_status st = clseg_train_session_run(s, on_progress, &bar);
+    clseg_status st = clseg_train_session_run(s, talk ? on_progress : NULL, &bar);
     cli_progress_end(&bar);
-    if (st != CLSEG_OK) return cli_error("%s", clseg_train_session_error(s));
+    if (st != CLSEG_OK) return train_failed(a, s, coordinated);
     clseg_train_session_info(s, &info);
-    if (info.stopped)
+    if (talk && info.stopped)
         fprintf(stderr, "stopped after global step %ld as asked; resume with --resume %s\n",
                 info.global_step, info.checkpoint);
-    else if (info.finished)
+    else if (talk && info.finished)
         fprintf(stderr, "done: %s (best val mIoU %.2f at epoch %d), checkpoint %s\n",
                 info.out_model, info.best_miou, info.best_epoch, info.checkpoint);
     return EXIT_OK;
@@ -551,13 +606,16 @@ int cmd_train(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) return EXIT_OK;
     if (rc > 0) return rc;
+    if (!cli_mpi_begin(&a.mpi)) return EXIT_FAILURE_RUN;
+    a.o.reducer = cli_mpi_reducer(&a.mpi);
     char err[1024];
     clseg_train_session *s = NULL;
     if (clseg_train_session_create(&s, &a.o, err, sizeof err) != CLSEG_OK)
-        return cli_error("%s", err);
+        return cli_mpi_end(&a.mpi, cli_error("%s", err), 0);
     clseg_context *ctx = NULL;
-    rc = a.bench ? run_benchmark(&a, s, &ctx) : run_training(&a, s, &ctx);
+    int coordinated = 0;
+    rc = a.bench ? run_benchmark(&a, s, &ctx) : run_training(&a, s, &ctx, &coordinated);
     clseg_train_session_free(s); /* before its context */
     clseg_context_free(ctx);
-    return rc;
+    return cli_mpi_end(&a.mpi, rc, coordinated);
 }

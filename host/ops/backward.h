@@ -138,4 +138,23 @@ static inline size_t softmax_xent_partials(shape4 s) {
    (host/ops/conv2d_bwd.c) */
 int op_data_grad_adjoint(const op_call *call, op_call *inner);
 
+/* Synchronised BatchNorm (data-parallel training, docs/distributed.md): an OP_BATCHNORM_TRAIN
+   or OP_BATCHNORM_TRAIN_BWD call whose batch is one rank's share of a global batch made of
+   `ranks` equal shares, run as the direct variant does but with the per-channel sums taken
+   over every rank: the mean, the variance around it (two passes, as the one-device kernel) and
+   the backward's dgamma / dbeta for dx. out[1], out[2] of the backward keep this rank's own
+   dgamma / dbeta (the trainer sums the whole gradient across ranks afterwards). The forward
+   needs the running statistics (out[2], out[3]). */
+typedef clseg_status (*bn_reduce_fn)(void *user, double *buf, size_t count); /* sum in place */
+typedef struct bn_sync {
+    int ranks;
+    bn_reduce_fn reduce;
+    void *user;
+    cl_mem a, b;  /* device scratch, at least C floats each */
+    double *host; /* host scratch, at least 2C each */
+    float *hostf;
+} bn_sync;
+clseg_status batchnorm_train_sync(clseg_context *ctx, const op_call *call, const bn_sync *sync);
+clseg_status batchnorm_train_bwd_sync(clseg_context *ctx, const op_call *call, const bn_sync *sync);
+
 #endif

@@ -105,3 +105,96 @@ const op_variant batchnorm_train_direct = {
     .name = "direct", .kind = OP_BATCHNORM_TRAIN, .prepare = prepare, .run = fwd_run};
 const op_variant batchnorm_train_bwd_direct = {
     .name = "direct", .kind = OP_BATCHNORM_TRAIN_BWD, .prepare = prepare, .run = bwd_run};
+
+/* ---- Synchronised BatchNorm: the same ops over a batch split across ranks ------------------ */
+
+static clseg_status sync_sums(clseg_context *ctx, const op_call *call, const bn_sync *sync,
+                              cl_mem x, int centred, cl_mem out) {
+    const shape4 s = call->in[0].s;
+    cl_kernel k;
+    clseg_status st = ctx_kernel(ctx, "batchnorm", NULL, "bn_sums", &k);
+    if (st != CLSEG_OK) return st;
+    size_t lanes = reduce_lanes(&ctx->info);
+    size_t gws[3] = {lanes, (size_t)s.c, 1}, lws[3] = {lanes, 1, 1};
+    return CTX_RUN(ctx, k, 2, gws, lws, KARG_MEM(x), KARG_MEM(sync->a), KARG_MEM(out),
+                   KARG_INT(s.c), KARG_INT(s.h * s.w), KARG_INT(s.n), KARG_INT(centred),
+                   KARG_LOCAL((lanes + 1) * sizeof(float)));
+}
+
+/* Reads `count` floats of each of the mems, sums them over the ranks, and writes back each
+   sum times `scale` (as float) into the matching dst. */
+static clseg_status sync_reduce(clseg_context *ctx, const bn_sync *sync, int parts,
+                                const cl_mem *src, const cl_mem *dst, size_t count, double scale) {
+    clseg_status st = CLSEG_OK;
+    for (int p = 0; p < parts && st == CLSEG_OK; p++)
+        st = ctx_read(ctx, src[p], 0, count * sizeof(float), sync->hostf + p * count);
+    if (st != CLSEG_OK) return st;
+    for (size_t i = 0; i < (size_t)parts * count; i++) sync->host[i] = sync->hostf[i];
+    st = sync->reduce(sync->user, sync->host, (size_t)parts * count);
+    if (st != CLSEG_OK) return st;
+    for (size_t i = 0; i < (size_t)parts * count; i++)
+        sync->hostf[i] = (float)(sync->host[i] * scale);
+    for (int p = 0; p < parts && st == CLSEG_OK; p++)
+        st = ctx_write(ctx, dst[p], 0, count * sizeof(float), sync->hostf + p * count);
+    return st;
+}
+
+clseg_status batchnorm_train_sync(clseg_context *ctx, const op_call *call, const bn_sync *sync) {
+    clseg_status st = check(ctx, call);
+    if (st != CLSEG_OK) return st;
+    if (!call->out[2].mem || !call->out[3].mem)
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT,
+                        "synchronised BatchNorm needs the running statistics");
+    const shape4 s = call->in[0].s;
+    const size_t C = (size_t)s.c;
+    const double m = (double)s.n * s.h * s.w * sync->ranks;
+    /* Pass 1: the mean into a; pass 2: the biased variance around it into b. */
+    st = sync_sums(ctx, call, sync, call->in[0].mem, 0, sync->b);
+    if (st == CLSEG_OK) st = sync_reduce(ctx, sync, 1, &sync->b, &sync->a, C, 1.0 / m);
+    if (st == CLSEG_OK) st = sync_sums(ctx, call, sync, call->in[0].mem, 1, sync->b);
+    if (st == CLSEG_OK) st = sync_reduce(ctx, sync, 1, &sync->b, &sync->b, C, 1.0 / m);
+    cl_kernel finish, apply;
+    if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_finish", &finish);
+    if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_apply", &apply);
+    if (st != CLSEG_OK) return st;
+    size_t gws[3] = {C, 1, 1}, lws[3];
+    launch_local_size(&ctx->info, gws, lws);
+    st = CTX_RUN(ctx, finish, 1, gws, lws, KARG_MEM(sync->a), KARG_MEM(sync->b),
+                 KARG_MEM(call->in[1].mem), KARG_MEM(call->in[2].mem), KARG_MEM(call->out[1].mem),
+                 KARG_MEM(call->out[2].mem), KARG_MEM(call->out[3].mem), KARG_INT(s.c),
+                 KARG_FLOAT((float)m), KARG_FLOAT(BN_EPS), KARG_FLOAT(BN_MOMENTUM));
+    if (st != CLSEG_OK) return st;
+    elementwise_sizes(&ctx->info, s, gws, lws);
+    return CTX_RUN(ctx, apply, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->out[1].mem),
+                   KARG_MEM(call->out[0].mem), KARG_INT(s.c), KARG_INT(s.h * s.w), KARG_INT(s.n),
+                   KARG_INT(call->p.bn.relu != 0));
+}
+
+clseg_status batchnorm_train_bwd_sync(clseg_context *ctx, const op_call *call,
+                                      const bn_sync *sync) {
+    clseg_status st = check(ctx, call);
+    if (st != CLSEG_OK) return st;
+    const shape4 s = call->in[0].s;
+    const int relu = call->p.bn.relu != 0;
+    cl_kernel reduce, apply;
+    st = ctx_kernel(ctx, "batchnorm", NULL, "bn_bwd_reduce", &reduce);
+    if (st == CLSEG_OK) st = ctx_kernel(ctx, "batchnorm", NULL, "bn_bwd_apply", &apply);
+    if (st != CLSEG_OK) return st;
+    size_t lanes = reduce_lanes(&ctx->info);
+    size_t gws[3] = {lanes, (size_t)s.c, 1}, lws[3] = {lanes, 1, 1};
+    /* This rank's dgamma and dbeta stay in out[1], out[2] (the gradient the trainer sums across
+       ranks later); the global ones, which dx needs, go to a and b. */
+    st = CTX_RUN(ctx, reduce, 2, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
+                 KARG_MEM(call->in[2].mem), KARG_MEM(call->out[1].mem), KARG_MEM(call->out[2].mem),
+                 KARG_INT(s.c), KARG_INT(s.h * s.w), KARG_INT(s.n), KARG_INT(relu),
+                 KARG_LOCAL((lanes + 1) * sizeof(float)));
+    const cl_mem src[2] = {call->out[1].mem, call->out[2].mem}, dst[2] = {sync->a, sync->b};
+    if (st == CLSEG_OK) st = sync_reduce(ctx, sync, 2, src, dst, (size_t)s.c, 1.0);
+    if (st != CLSEG_OK) return st;
+    elementwise_sizes(&ctx->info, s, gws, lws);
+    const float inv_m = (float)(1.0 / ((double)s.n * s.h * s.w * sync->ranks));
+    return CTX_RUN(ctx, apply, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
+                   KARG_MEM(call->in[2].mem), KARG_MEM(sync->a), KARG_MEM(sync->b),
+                   KARG_MEM(call->out[0].mem), KARG_INT(s.c), KARG_INT(s.h * s.w), KARG_INT(s.n),
+                   KARG_INT(relu), KARG_FLOAT(inv_m));
+}

@@ -129,15 +129,46 @@ void clseg_eval_options_init(clseg_eval_options *opts) {
     opts->ignore_index = -1;
 }
 
+/* Sums the confusion matrix and segment time over the ranks; `failed` says this rank failed
+   (it joins the sum anyway, so nobody waits for it). CLSEG_ERR_IO when another rank failed. */
+static clseg_status reduce_metrics(metrics_obj *o, const clseg_reducer *r, double *segment_ms,
+                                   int failed, char *err, size_t errlen) {
+    const size_t cells = (size_t)o->cm.classes * o->cm.classes;
+    double *buf = clseg_malloc((cells + 2) * sizeof *buf);
+    if (!buf) return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    /* Pixel counts are exact in a double up to 2^53. */
+    for (size_t i = 0; i < cells; i++) buf[i] = (double)o->cm.m[i];
+    buf[cells] = *segment_ms;
+    buf[cells + 1] = failed;
+    char why[512] = "";
+    clseg_status st =
+        r->allreduce_sum(r->user, buf, cells + 2, CLSEG_REDUCE_DOUBLE, why, sizeof why);
+    if (st != CLSEG_OK) {
+        if (!failed) clseg_fail(err, errlen, st, "summing the confusion matrices: %s", why);
+    } else if (!failed && buf[cells + 1] > 0) {
+        st = clseg_fail(err, errlen, CLSEG_ERR_IO, "stopped: %.0f other rank(s) failed evaluating",
+                        buf[cells + 1]);
+    } else if (!failed) {
+        for (size_t i = 0; i < cells; i++) o->cm.m[i] = (uint64_t)buf[i];
+        *segment_ms = buf[cells];
+    }
+    free(buf);
+    return st;
+}
+
 clseg_status evaluate_dataset(clseg_context *ctx, clseg_net *net, const clseg_model *model,
-                              const dataset *ds, int ignore, clseg_eval_progress_fn progress,
-                              void *user, clseg_metrics **out, char *err, size_t errlen) {
+                              const dataset *ds, int ignore, const clseg_reducer *reducer,
+                              clseg_eval_progress_fn progress, void *user, clseg_metrics **out,
+                              char *err, size_t errlen) {
     *out = NULL;
     metrics_obj *o = metrics_new(model, ignore, clseg_context_device(ctx)->name);
     if (!o) return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    const int ranks = reducer && reducer->size > 1 ? reducer->size : 1;
+    const int rank = ranks > 1 ? reducer->rank : 0;
+    const int mine = ds->count / ranks + (rank < ds->count % ranks);
     double segment_ms = 0, t0 = clseg_now_ms();
     clseg_status st = CLSEG_OK;
-    for (int i = 0; i < ds->count && st == CLSEG_OK; i++) {
+    for (int i = rank, done = 0; i < ds->count && st == CLSEG_OK; i += ranks) {
         image_rgb img;
         uint8_t *labels = NULL, *pred = NULL;
         st = dataset_load(ds, i, o->cm.classes, o->cm.ignore, &img, &labels, err, errlen);
@@ -157,7 +188,11 @@ clseg_status evaluate_dataset(clseg_context *ctx, clseg_net *net, const clseg_mo
         free(labels);
         free(pred);
         if (st == CLSEG_OK && progress)
-            progress(user, i + 1, ds->count, (clseg_now_ms() - t0) / 1000.0);
+            progress(user, ++done, mine, (clseg_now_ms() - t0) / 1000.0);
+    }
+    if (ranks > 1) {
+        clseg_status rs = reduce_metrics(o, reducer, &segment_ms, st != CLSEG_OK, err, errlen);
+        if (st == CLSEG_OK) st = rs;
     }
     if (st != CLSEG_OK) {
         clseg_metrics_free(&o->pub);
@@ -191,8 +226,13 @@ clseg_status clseg_eval(clseg_metrics **out, clseg_context *ctx, clseg_net *net,
     dataset ds;
     clseg_status st = dataset_open(&ds, o.image_dir, o.label_dir, errbuf, errbuf_size);
     if (st != CLSEG_OK) return st;
-    st = evaluate_dataset(ctx, net, model, &ds, o.ignore_index, o.progress, o.progress_user, out,
-                          errbuf, errbuf_size);
+    if (o.reducer && (!o.reducer->struct_size || o.reducer->size < 1 || o.reducer->rank < 0 ||
+                      o.reducer->rank >= o.reducer->size || !o.reducer->allreduce_sum))
+        st = clseg_fail(errbuf, errbuf_size, CLSEG_ERR_INVALID_ARGUMENT,
+                        "the reducer needs struct_size, 0 <= rank < size and allreduce_sum");
+    else
+        st = evaluate_dataset(ctx, net, model, &ds, o.ignore_index, o.reducer, o.progress,
+                              o.progress_user, out, errbuf, errbuf_size);
     dataset_free(&ds);
     return st;
 }

@@ -17,6 +17,7 @@ struct loader {
     const dataset *ds;
     augment_opts aug;
     int classes, batch_size, epoch, first_step, steps;
+    int global_batch, offset; /* this rank's share: order[step * global_batch + offset + k] */
     uint64_t seed;
     int *order;
 
@@ -37,7 +38,7 @@ static clseg_status fill(loader *l, slot *s, int step) {
     size_t in = (size_t)3 * l->aug.crop_w * l->aug.crop_h,
            px = (size_t)l->aug.crop_w * l->aug.crop_h;
     for (int k = 0; k < l->batch_size; k++) {
-        int sample = l->order[step * l->batch_size + k];
+        int sample = l->order[step * l->global_batch + l->offset + k];
         s->b.samples[k] = sample;
         image_rgb img;
         uint8_t *labels = NULL;
@@ -104,22 +105,25 @@ void loader_stop(loader *l) {
 }
 
 clseg_status loader_start(loader **out, const dataset *ds, int classes, const augment_opts *aug,
-                          int batch_size, uint64_t seed, int epoch, int first_step, char *err,
-                          size_t errlen) {
+                          int batch_size, int ranks, int rank, uint64_t seed, int epoch,
+                          int first_step, char *err, size_t errlen) {
     *out = NULL;
-    if (batch_size < 1 || aug->crop_w < 1 || aug->crop_h < 1 || ds->count < batch_size)
+    if (batch_size < 1 || ranks < 1 || rank < 0 || rank >= ranks || aug->crop_w < 1 ||
+        aug->crop_h < 1 || ds->count / ranks < batch_size)
         return clseg_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT,
-                          "batch %d needs at least that many images (have %d)", batch_size,
-                          ds->count);
+                          "batch %d x %d rank(s) needs at least that many images (have %d)",
+                          batch_size, ranks, ds->count);
     loader *l = clseg_calloc(1, sizeof *l);
     if (!l) return clseg_fail(err, errlen, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     l->ds = ds;
     l->aug = *aug;
     l->classes = classes;
     l->batch_size = batch_size;
+    l->global_batch = batch_size * ranks;
+    l->offset = batch_size * rank;
     l->epoch = epoch;
     l->first_step = first_step;
-    l->steps = loader_steps(ds->count, batch_size);
+    l->steps = loader_steps(ds->count, l->global_batch);
     l->seed = seed;
     l->order = clseg_malloc((size_t)ds->count * sizeof *l->order);
     size_t px = (size_t)aug->crop_w * aug->crop_h;

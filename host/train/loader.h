@@ -20,19 +20,22 @@ typedef struct loader loader;
 /* Starts producing the batches first_step .. steps-1 of epoch `epoch`: the shuffled order of
    shuffle_epoch(seed, epoch), full batches only, each sample augmented with
    rng_stream(seed, epoch, sample). The result is a pure function of the arguments, whatever the
-   thread timing. */
+   thread timing. Data-parallel: a step's global batch is ranks x batch_size images of that
+   order, of which rank `rank` takes its batch_size consecutive ones (rank 0 the first); a
+   sample's augmentation does not depend on which rank takes it, so ranks x b images reproduce
+   one process's batch of ranks*b exactly. One process: ranks 1, rank 0. */
 clseg_status loader_start(loader **out, const dataset *ds, int classes, const augment_opts *aug,
-                          int batch_size, uint64_t seed, int epoch, int first_step, char *err,
-                          size_t errlen);
+                          int batch_size, int ranks, int rank, uint64_t seed, int epoch,
+                          int first_step, char *err, size_t errlen);
 /* Blocks until the next batch is ready; *b stays valid until the next loader_next/loader_stop.
    A load error (bad PNG, ...) is returned here with its message. */
 clseg_status loader_next(loader *l, const batch **b, char *err, size_t errlen);
 /* Stops the thread (also mid-epoch) and frees everything. NULL is fine. */
 void loader_stop(loader *l);
 
-/* Full batches per epoch. */
-static inline int loader_steps(int count, int batch_size) {
-    return count / batch_size;
+/* Full (global) batches per epoch. */
+static inline int loader_steps(int count, int global_batch) {
+    return count / global_batch;
 }
 
 #endif

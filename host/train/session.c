@@ -37,6 +37,7 @@ void clseg_train_options_init(clseg_train_options *o) {
     o->lr_gamma = 0.1;
     o->poly_power = 0.9;
     o->seed = 1;
+    o->sync_bn = 1;
 }
 
 const char *clseg_optimizer_name(clseg_optimizer k) {
@@ -63,7 +64,9 @@ trainer_config session_trainer_config(const clseg_train_session *s, const float 
         o->crop_width,
         o->ignore_index,
         weights,
-        {(optim_kind)o->optimizer, o->lr, o->momentum, o->weight_decay, 0.9, 0.999, 1e-8}};
+        {(optim_kind)o->optimizer, o->lr, o->momentum, o->weight_decay, 0.9, 0.999, 1e-8},
+        o->reducer,
+        o->sync_bn};
 }
 
 /* ---- create: options and model ------------------------------------------------------------- */
@@ -102,6 +105,10 @@ static clseg_status check_options(const clseg_train_options *o, char *err, size_
         why = "--val-every, --checkpoint-every or --stop-at-step out of range";
     else if (o->class_weights_count < 0 || (o->class_weights_count && !o->class_weights))
         why = "class_weights_count without class_weights";
+    else if (o->reducer && (!o->reducer->struct_size || o->reducer->size < 1 ||
+                            o->reducer->rank < 0 || o->reducer->rank >= o->reducer->size ||
+                            !o->reducer->allreduce_sum || !o->reducer->broadcast))
+        why = "the reducer needs struct_size, 0 <= rank < size and both callbacks";
     for (int k = 0; k < 3 && !why; k++)
         if (!(o->jitter[k] >= 0 && o->jitter[k] <= 0.9))
             why = "--jitter must be BRIGHTNESS,CONTRAST,SATURATION, each in [0, 0.9]";
@@ -244,6 +251,9 @@ clseg_status clseg_train_session_create(clseg_train_session **out, const clseg_t
     memcpy(&s->o, opts, CLSEG_MIN(opts->struct_size, sizeof s->o));
     s->o.struct_size = sizeof s->o;
     s->o.flip = !!s->o.flip;
+    s->o.sync_bn = !!s->o.sync_bn;
+    s->ranks = s->o.reducer ? s->o.reducer->size : 1;
+    s->rank = s->o.reducer ? s->o.reducer->rank : 0;
     if (s->o.lr <= 0) s->o.lr = s->o.optimizer == CLSEG_OPTIMIZER_ADAM ? 1e-3 : 1e-2;
     if (s->o.weight_decay < 0)
         s->o.weight_decay = s->o.optimizer == CLSEG_OPTIMIZER_ADAM ? 1e-4 : 5e-4;
@@ -291,7 +301,7 @@ static void config_text(const clseg_train_session *s, char *buf, size_t len) {
                           "warmup_steps %ld\nepochs %d\nclasses %d\nignore %d\n"
                           "train_images %d\njitter %.9g,%.9g,%.9g\nclass_crop %.9g\n"
                           "class_weights ",
-                          o->seed, o->batch, o->crop_width, o->crop_height, o->scale_min,
+                          o->seed, o->batch * s->ranks, o->crop_width, o->crop_height, o->scale_min,
                           o->scale_max, o->flip, clseg_optimizer_name(o->optimizer), o->lr,
                           o->momentum, o->weight_decay, clseg_lr_schedule_name(o->schedule),
                           o->lr_step, o->lr_gamma, o->poly_power, o->warmup_steps, o->epochs,
@@ -300,6 +310,24 @@ static void config_text(const clseg_train_session *s, char *buf, size_t len) {
     for (int c = 0; c < classes && n < len; c++)
         n += (size_t)snprintf(buf + n, len - n, "%s%.9g", c ? "," : "", (double)s->weights[c]);
     if (n < len) snprintf(buf + n, len - n, "\n");
+}
+
+/* Every rank must run the same configuration (the same options and data), or their gradients
+   would not belong to one run: rank 0's is broadcast and compared. */
+static clseg_status same_as_rank0(clseg_train_session *s) {
+    const clseg_reducer *r = s->o.reducer;
+    char theirs[TRAIN_CONFIG_MAX], err[512] = "", diff[512];
+    memcpy(theirs, s->state.config, sizeof theirs);
+    clseg_status st = r->broadcast(r->user, theirs, sizeof theirs, err, sizeof err);
+    if (st != CLSEG_OK) return session_fail(s, st, "broadcast from rank 0: %s", err);
+    theirs[sizeof theirs - 1] = 0;
+    static const char *const none[] = {NULL};
+    if (!train_config_compare(theirs, s->state.config, none, diff, sizeof diff))
+        return session_fail(s, CLSEG_ERR_INVALID_ARGUMENT,
+                            "rank %d runs another configuration than rank 0 (%s): give every "
+                            "rank the same options and data",
+                            s->rank, diff);
+    return CLSEG_OK;
 }
 
 static clseg_status class_weights(clseg_train_session *s) {
@@ -376,11 +404,11 @@ clseg_status clseg_train_session_load_data(clseg_train_session *s) {
         o->crop_height = img.height;
         image_rgb_free(&img);
     }
-    s->steps_per_epoch = loader_steps(s->train.count, o->batch);
+    s->steps_per_epoch = loader_steps(s->train.count, o->batch * s->ranks);
     if (s->steps_per_epoch < 1)
         return session_fail(s, CLSEG_ERR_INVALID_ARGUMENT,
                             "%s: %d images, fewer than one batch of %d", o->train_images,
-                            s->train.count, o->batch);
+                            s->train.count, o->batch * s->ranks);
     s->total_steps = (long)s->steps_per_epoch * o->epochs;
     if (!o->lr_step && o->resume) {
         /* The default depends on epochs, which a resumed run may change: keep the run's. */
@@ -392,6 +420,10 @@ clseg_status clseg_train_session_load_data(clseg_train_session *s) {
     st = class_weights(s);
     if (st != CLSEG_OK) return st;
     config_text(s, s->state.config, sizeof s->state.config);
+    if (s->ranks > 1) {
+        st = same_as_rank0(s);
+        if (st != CLSEG_OK) return st;
+    }
     if (o->resume) {
         static const char *const may_change[] = {"epochs", NULL};
         char diff[512];
@@ -458,7 +490,11 @@ clseg_status clseg_train_session_start(clseg_train_session *s, clseg_context *ct
         snprintf(s->last_good, sizeof s->last_good, "%.400s (epoch %d, step %d, resumed from)",
                  o->resume, s->state.epoch + 1, s->state.step);
     }
-    if (o->loss_log && !(s->loss_log = fopen(o->loss_log, "a")))
+    /* Every rank starts from rank 0's weights (equal already when all read the same files or
+       seed; this makes it so whatever the ranks read). */
+    st = trainer_broadcast(s->t, 1);
+    if (st != CLSEG_OK) return session_fail(s, st, "%s", clseg_context_error(ctx));
+    if (o->loss_log && session_writer(s) && !(s->loss_log = fopen(o->loss_log, "a")))
         return session_fail(s, CLSEG_ERR_IO, "%s: cannot open for appending", o->loss_log);
     s->phase = SESSION_STARTED;
     return CLSEG_OK;
@@ -493,6 +529,8 @@ void clseg_train_session_info(const clseg_train_session *s, clseg_train_info *ou
     out->finished = s->phase >= SESSION_DATA && o->epochs > 0 && s->state.epoch >= o->epochs;
     out->stopped = s->stopped;
     out->diverged = s->diverged;
+    out->peer_failed = s->peer_failed;
+    out->stopped_all = s->stopped_all;
     out->device_bytes = s->t ? trainer_device_bytes(s->t) : 0;
 }
 
@@ -516,7 +554,7 @@ static clseg_train_progress progress_base(const run *r, int epoch, clseg_train_e
     p.epochs = s->o.epochs;
     p.step = s->state.step;
     p.steps_per_epoch = s->steps_per_epoch;
-    p.batch = s->o.batch;
+    p.batch = s->o.batch * s->ranks;
     p.global_step = s->state.global_step;
     p.total_steps = s->total_steps;
     p.best_miou = s->state.best_miou;
@@ -530,6 +568,7 @@ static int emit(const run *r, const clseg_train_progress *p) {
 
 static clseg_status save_checkpoint(clseg_train_session *s) {
     char err[1024];
+    if (!session_writer(s)) return CLSEG_OK;
     clseg_status st = checkpoint_save(s->ckpt_path, s->t, &s->state, err, sizeof err);
     if (st != CLSEG_OK) return session_fail(s, st, "%s", err);
     snprintf(s->last_good, sizeof s->last_good, "%.400s (epoch %d, step %d)", s->ckpt_path,
@@ -557,7 +596,10 @@ static clseg_status end_of_epoch(run *r, int epoch, double train_loss, double ep
     const clseg_train_options *o = &s->o;
     const clseg_model *m;
     char err[1024];
-    clseg_status st = trainer_sync_model(s->t, &m);
+    /* Per-rank BatchNorm statistics: the model keeps rank 0's running statistics, on every
+       rank, so that validation scores the model that is saved. */
+    clseg_status st = o->sync_bn ? CLSEG_OK : trainer_broadcast(s->t, 0);
+    if (st == CLSEG_OK) st = trainer_sync_model(s->t, &m);
     if (st != CLSEG_OK) return session_fail(s, st, "%s", clseg_context_error(s->ctx));
     clseg_train_progress p = progress_base(r, epoch - 1, CLSEG_TRAIN_EPOCH_END);
     p.train_loss = train_loss;
@@ -569,7 +611,7 @@ static clseg_status end_of_epoch(run *r, int epoch, double train_loss, double ep
     if (!s->has_val) {
         s->state.best_epoch = epoch;
         p.best_epoch = epoch;
-        st = model_save(m, o->out_model, err, sizeof err);
+        st = session_writer(s) ? model_save(m, o->out_model, err, sizeof err) : CLSEG_OK;
         if (st != CLSEG_OK) return session_fail(s, st, "%s", err);
         emit(r, &p);
         return CLSEG_OK;
@@ -583,15 +625,19 @@ static clseg_status end_of_epoch(run *r, int epoch, double train_loss, double ep
     vp.p.event = CLSEG_TRAIN_VALIDATION_PROGRESS;
     double t0 = clseg_now_ms();
     clseg_metrics *metrics = NULL;
-    st = evaluate_dataset(s->ctx, net, m, &s->val, o->ignore_index, on_val_progress, &vp, &metrics,
-                          err, sizeof err);
+    st = evaluate_dataset(s->ctx, net, m, &s->val, o->ignore_index, o->reducer, on_val_progress,
+                          &vp, &metrics, err, sizeof err);
     clseg_net_free(net);
+    if (st != CLSEG_OK && s->ranks > 1) { /* every rank joined the failed evaluation's sum */
+        s->stopped_all = 1;
+        s->peer_failed = !strncmp(err, "stopped: ", 9);
+    }
     if (st != CLSEG_OK) return session_fail(s, st, "validation: %s", err);
     p.new_best = metrics->miou > s->state.best_miou;
     if (p.new_best) {
         s->state.best_miou = metrics->miou;
         s->state.best_epoch = epoch;
-        st = model_save(m, o->out_model, err, sizeof err);
+        st = session_writer(s) ? model_save(m, o->out_model, err, sizeof err) : CLSEG_OK;
         if (st != CLSEG_OK) {
             clseg_metrics_free(metrics);
             return session_fail(s, st, "%s", err);
@@ -613,8 +659,8 @@ static clseg_status run_epoch(run *r, int e) {
     const clseg_train_options *o = &s->o;
     char err[1024];
     loader *ld = NULL;
-    clseg_status st = loader_start(&ld, &s->train, s->model->classes, &s->aug, o->batch, o->seed, e,
-                                   s->state.step, err, sizeof err);
+    clseg_status st = loader_start(&ld, &s->train, s->model->classes, &s->aug, o->batch, s->ranks,
+                                   s->rank, o->seed, e, s->state.step, err, sizeof err);
     if (st != CLSEG_OK) return session_fail(s, st, "%s", err);
     const int first = s->state.step;
     clseg_train_progress p = progress_base(r, e, CLSEG_TRAIN_EPOCH_BEGIN);
@@ -628,6 +674,11 @@ static clseg_status run_epoch(run *r, int e) {
         const batch *b;
         st = loader_next(ld, &b, err, sizeof err);
         if (st != CLSEG_OK) {
+            step_stats none;
+            if (s->ranks > 1) { /* stops the others at this step */
+                trainer_step(s->t, NULL, NULL, 0, 0, &none);
+                s->stopped_all = 1;
+            }
             session_fail(s, st, "%s", err);
             break;
         }
@@ -636,12 +687,13 @@ static clseg_status run_epoch(run *r, int e) {
         step_stats ss;
         st = trainer_step(s->t, b->x, b->y, lr, 1, &ss);
         if (st != CLSEG_OK) {
+            s->peer_failed = s->stopped_all = trainer_peer_failed(s->t);
             session_fail(s, st, "%s", clseg_context_error(s->ctx));
             break;
         }
         if (!ss.finite) {
             double bad = isfinite(ss.loss) ? ss.grad_sumsq : ss.loss;
-            s->diverged = 1;
+            s->diverged = s->stopped_all = 1;
             st = session_fail(s, CLSEG_ERR_INVALID_ARGUMENT,
                               "training stopped: the %s is %s at epoch %d, step %d (global step "
                               "%ld, lr %.3g); nothing was updated or saved after it; last good "
@@ -669,7 +721,7 @@ static clseg_status run_epoch(run *r, int e) {
         p.loss = ss.loss;
         p.loss_avg = loss_sum / loss_n;
         p.lr = lr;
-        p.images_per_s = p.elapsed_s > 0 ? (i + 1 - first) * o->batch / p.elapsed_s : 0;
+        p.images_per_s = p.elapsed_s > 0 ? (i + 1 - first) * p.batch / p.elapsed_s : 0;
         p.eta_s = per_step * (double)(s->total_steps - s->state.global_step);
         if (emit(r, &p)) r->stop = 1;
         if (o->stop_at_step && s->state.global_step >= o->stop_at_step) r->stop = 1;

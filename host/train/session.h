@@ -31,12 +31,18 @@ struct clseg_train_session {
     augment_opts aug;
     clseg_context *ctx;
     trainer *t;
-    int stopped, diverged;
+    int stopped, diverged, peer_failed, stopped_all;
+    int rank, ranks; /* data-parallel position (0, 1 without a reducer) */
 };
 
 /* Sets the session's error text and returns status. */
 clseg_status session_fail(clseg_train_session *s, clseg_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Rank 0 (or the only process) writes the loss log, checkpoints and models. */
+static inline int session_writer(const clseg_train_session *s) {
+    return s->rank == 0;
+}
 
 /* trainer_config of the session's options for weights (NULL = all 1). */
 trainer_config session_trainer_config(const clseg_train_session *s, const float *weights);

@@ -23,6 +23,7 @@ typedef struct tensor_loc {
 typedef struct gcall {
     op_call c;
     op_choice ch;
+    int sync; /* a BatchNorm call run with statistics over every rank (batchnorm_*_sync) */
 } gcall;
 
 typedef struct tlayer {
@@ -54,6 +55,10 @@ struct trainer {
     int n_calls, cap_calls;
     uint64_t device_bytes;
     long updates;
+
+    int ranks;       /* > 1: data-parallel through cfg.reducer */
+    int peer_failed; /* the last step was stopped by another rank */
+    bn_sync bn;      /* synchronised BatchNorm's scratch (ranks > 1 and cfg.sync_bn) */
 
     double *profile; /* per op kind, or NULL */
     float *h_factors, *h_partial, *h_flat;
@@ -91,6 +96,10 @@ void trainer_free(trainer *t) {
     release(&t->loss_partial);
     release(&t->scratch[0]);
     release(&t->scratch[1]);
+    release(&t->bn.a);
+    release(&t->bn.b);
+    free(t->bn.host);
+    free(t->bn.hostf);
     clseg_model_free(t->model);
     free(t->class_weights);
     free(t->steps);
@@ -212,6 +221,7 @@ static clseg_status add_call(trainer *t, const op_call *c) {
     }
     gcall *g = &t->calls[t->n_calls];
     g->c = *c;
+    g->sync = 0;
     clseg_status st = tune_select(t->ctx, &g->c, &g->ch);
     if (st == CLSEG_OK) st = op_prepare_choice(t->ctx, &g->c, &g->ch);
     if (st == CLSEG_OK) t->n_calls++;
@@ -303,6 +313,7 @@ static clseg_status build_forward(trainer *t) {
             bn.out[2] = mem1(t->loc[tl->mean].mem);
             bn.out[3] = mem1(t->loc[tl->var].mem);
             st = add_call(t, &bn);
+            if (st == CLSEG_OK) t->calls[t->n_calls - 1].sync = t->bn.ranks > 1;
             break;
         }
         case OP_MAXPOOL:
@@ -418,6 +429,7 @@ static clseg_status build_backward(trainer *t) {
                 c.out[1] = mem1(t->loc[tl->gamma].grad);
                 c.out[2] = mem1(t->loc[tl->beta].grad);
                 st = add_call(t, &c);
+                if (st == CLSEG_OK) t->calls[t->n_calls - 1].sync = t->bn.ranks > 1;
             } else if (L->act == ACT_RELU) {
                 c.kind = OP_RELU_BWD;
                 c.in[0] = dy;
@@ -493,6 +505,60 @@ static clseg_status build_backward(trainer *t) {
     return st;
 }
 
+/* ---- data-parallel: the reducer's sums, with their errors on the context --------------------- */
+
+static clseg_status reduce_sum(trainer *t, void *buf, size_t count, clseg_reduce_type type) {
+    const clseg_reducer *r = t->cfg.reducer;
+    char err[512] = "";
+    clseg_status st = r->allreduce_sum(r->user, buf, count, type, err, sizeof err);
+    return st == CLSEG_OK ? st : ctx_fail(t->ctx, st, "summing across ranks: %s", err);
+}
+
+static clseg_status bn_reduce(void *user, double *buf, size_t count) {
+    return reduce_sum(user, buf, count, CLSEG_REDUCE_DOUBLE);
+}
+
+/* The scratch of synchronised BatchNorm, for the widest layer. */
+static clseg_status bn_sync_setup(trainer *t) {
+    int widest = 0;
+    for (int i = 0; i < t->n_layers; i++) widest = CLSEG_MAX(widest, t->steps[i].out.c);
+    t->bn = (bn_sync){t->ranks, bn_reduce, t, NULL, NULL, NULL, NULL};
+    t->bn.host = clseg_malloc(2 * (size_t)widest * sizeof *t->bn.host);
+    t->bn.hostf = clseg_malloc(2 * (size_t)widest * sizeof *t->bn.hostf);
+    if (!t->bn.host || !t->bn.hostf)
+        return ctx_fail(t->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
+    clseg_status st = buffer(t, (size_t)widest * 4, &t->bn.a);
+    return st == CLSEG_OK ? buffer(t, (size_t)widest * 4, &t->bn.b) : st;
+}
+
+/* Replaces a device buffer of floats by rank 0's. */
+static clseg_status broadcast_mem(trainer *t, cl_mem mem, size_t floats) {
+    const clseg_reducer *r = t->cfg.reducer;
+    char err[512] = "";
+    clseg_status st = ctx_read(t->ctx, mem, 0, floats * 4, t->h_flat);
+    if (st != CLSEG_OK) return st;
+    st = r->broadcast(r->user, t->h_flat, floats * 4, err, sizeof err);
+    if (st != CLSEG_OK) return ctx_fail(t->ctx, st, "broadcast from rank 0: %s", err);
+    return ctx_write(t->ctx, mem, 0, floats * 4, t->h_flat);
+}
+
+clseg_status trainer_broadcast(trainer *t, int params) {
+    if (t->ranks < 2) return CLSEG_OK;
+    clseg_status st = params ? broadcast_mem(t, t->params, t->n_flat) : CLSEG_OK;
+    return st == CLSEG_OK ? broadcast_mem(t, t->stats, t->n_stats) : st;
+}
+
+int trainer_peer_failed(const trainer *t) {
+    return t->peer_failed;
+}
+
+/* The gradient summed over the ranks, in place on the device. */
+static clseg_status allreduce_grads(trainer *t) {
+    clseg_status st = ctx_read(t->ctx, t->grads, 0, t->n_flat * 4, t->h_flat);
+    if (st == CLSEG_OK) st = reduce_sum(t, t->h_flat, t->n_flat, CLSEG_REDUCE_FLOAT);
+    return st == CLSEG_OK ? ctx_write(t->ctx, t->grads, 0, t->n_flat * 4, t->h_flat) : st;
+}
+
 clseg_status trainer_create(trainer **out, clseg_context *ctx, const clseg_model *model,
                             const trainer_config *cfg) {
     if (!out || !ctx || !model || !cfg || cfg->batch < 1 || cfg->height < 1 || cfg->width < 1)
@@ -502,6 +568,8 @@ clseg_status trainer_create(trainer **out, clseg_context *ctx, const clseg_model
     if (!t) return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     t->ctx = ctx;
     t->cfg = *cfg;
+    t->ranks = cfg->reducer && cfg->reducer->size > 1 ? cfg->reducer->size : 1;
+    t->bn.ranks = cfg->sync_bn ? t->ranks : 1;
     t->classes = model->classes;
     t->n_layers = model->spec.n_layers;
     t->in_shape = (shape4){cfg->batch, model->channels, cfg->height, cfg->width};
@@ -547,6 +615,7 @@ clseg_status trainer_create(trainer **out, clseg_context *ctx, const clseg_model
     if (st == CLSEG_OK) st = buffer(t, px * 4, &t->labels);
     if (st == CLSEG_OK) st = buffer(t, (size_t)t->classes * 4, &t->factors);
     if (st == CLSEG_OK) st = buffer(t, 2 * parts * 4, &t->loss_partial);
+    if (st == CLSEG_OK && t->bn.ranks > 1) st = bn_sync_setup(t);
     if (st == CLSEG_OK) st = build_forward(t);
     if (st == CLSEG_OK) st = build_backward(t);
     static const char *const optim_kernels[] = {"sgd_momentum", "adam", "sum_squares"};
@@ -567,28 +636,54 @@ clseg_status trainer_step(trainer *t, const float *x, const int32_t *labels, dou
                           step_stats *out) {
     clseg_context *ctx = t->ctx;
     memset(out, 0, sizeof *out);
+    t->peer_failed = 0;
     size_t px = (size_t)t->in_shape.n * t->in_shape.h * t->in_shape.w;
     int64_t n = 0;
-    for (size_t i = 0; i < px; i++) {
+    for (size_t i = 0; x && i < px; i++) {
         int32_t l = labels[i];
         int ok = l >= 0 && l < t->classes && l != t->cfg.ignore;
         t->h_labels[i] = ok ? l : -1;
         n += ok;
     }
+    /* The loss is a mean over the global batch's labelled pixels: every rank scales its part
+       by the global count, so the sum of the ranks' losses and gradients is the global one. */
+    double n_total = (double)n;
+    clseg_status st = CLSEG_OK;
+    if (t->ranks > 1) {
+        double head[2] = {(double)n, x ? 0 : 1}; /* labelled pixels, ranks without a batch */
+        st = reduce_sum(t, head, 2, CLSEG_REDUCE_DOUBLE);
+        if (st != CLSEG_OK) return st;
+        if (!x) return ctx_fail(ctx, CLSEG_ERR_IO, "this rank has no batch");
+        if (head[1] > 0) {
+            t->peer_failed = 1;
+            return ctx_fail(ctx, CLSEG_ERR_IO,
+                            "stopped: %.0f other rank(s) could not load their batch", head[1]);
+        }
+        n_total = head[0];
+    } else if (!x) {
+        return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "trainer_step: no batch");
+    }
     for (int c = 0; c < t->classes; c++)
-        t->h_factors[c] = n ? (float)((double)t->class_weights[c] / (double)n) : 0.0f;
-    clseg_status st = ctx_write(ctx, t->input, 0, shape4_count(t->in_shape) * 4, x);
+        t->h_factors[c] = n_total > 0 ? (float)((double)t->class_weights[c] / n_total) : 0.0f;
+    st = ctx_write(ctx, t->input, 0, shape4_count(t->in_shape) * 4, x);
     if (st == CLSEG_OK) st = ctx_write(ctx, t->labels, 0, px * 4, t->h_labels);
     if (st == CLSEG_OK) st = ctx_write(ctx, t->factors, 0, (size_t)t->classes * 4, t->h_factors);
     for (int i = 0; st == CLSEG_OK && i < t->n_calls; i++) {
+        const gcall *g = &t->calls[i];
         double t0 = t->profile ? clseg_now_ms() : 0;
-        st = op_run_choice(ctx, &t->calls[i].c, &t->calls[i].ch);
+        if (!g->sync)
+            st = op_run_choice(ctx, &g->c, &g->ch);
+        else if (g->c.kind == OP_BATCHNORM_TRAIN)
+            st = batchnorm_train_sync(ctx, &g->c, &t->bn);
+        else
+            st = batchnorm_train_bwd_sync(ctx, &g->c, &t->bn);
         if (st == CLSEG_OK && t->profile) {
             st = ctx_finish(ctx);
-            t->profile[t->calls[i].c.kind] += clseg_now_ms() - t0;
+            t->profile[g->c.kind] += clseg_now_ms() - t0;
         }
     }
     double sumsq = 0, t1 = clseg_now_ms();
+    if (st == CLSEG_OK && t->ranks > 1) st = allreduce_grads(t);
     if (st == CLSEG_OK) st = optim_sum_squares(ctx, t->grads, t->n_flat, t->sumsq_partial, &sumsq);
     size_t parts = softmax_xent_partials(t->steps[t->n_layers - 1].out);
     if (st == CLSEG_OK) st = ctx_read(ctx, t->loss_partial, 0, 2 * parts * 4, t->h_partial);
@@ -602,10 +697,19 @@ clseg_status trainer_step(trainer *t, const float *x, const int32_t *labels, dou
         return ctx_fail(ctx, CLSEG_ERR_INTERNAL,
                         "softmax_xent counted %.0f labelled pixels, the batch has %lld", count,
                         (long long)n);
+    int finite = isfinite(loss);
+    if (t->ranks > 1) {
+        /* The global loss, and whether any rank's was not finite (a NaN stops every rank). */
+        double tail[2] = {finite ? loss : 0, !finite};
+        st = reduce_sum(t, tail, 2, CLSEG_REDUCE_DOUBLE);
+        if (st != CLSEG_OK) return st;
+        loss = tail[1] > 0 ? (finite ? NAN : loss) : tail[0];
+        finite = tail[1] == 0;
+    }
     out->loss = loss;
     out->grad_sumsq = sumsq;
-    out->labelled = n;
-    out->finite = isfinite(loss) && isfinite(sumsq);
+    out->labelled = (int64_t)n_total;
+    out->finite = finite && isfinite(loss) && isfinite(sumsq);
     if (update && out->finite) {
         t->updates++;
         st = optim_update(ctx, &t->cfg.optim, t->params, t->grads, t->mom[0], t->mom[1], t->n_flat,

@@ -5,6 +5,7 @@
 #ifndef CLSEG_TRAINER_H
 #define CLSEG_TRAINER_H
 
+#include "clseg_train.h"
 #include "net/model.h"
 #include "optim.h"
 
@@ -15,6 +16,12 @@ typedef struct trainer_config {
     int ignore;                 /* label that is not scored (-1 = none) */
     const float *class_weights; /* model->classes entries; NULL = all 1 */
     optim_config optim;
+    /* Data-parallel (docs/distributed.md): this rank's batch is its share of the global batch;
+       the loss is normalised by the global labelled count, the gradient summed over the ranks
+       before the update, and with sync_bn BatchNorm uses the global batch's statistics. NULL
+       or size 1 = one process. */
+    const clseg_reducer *reducer;
+    int sync_bn;
 } trainer_config;
 
 /* Uploads a copy of the model's parameters and BatchNorm running statistics, allocates the
@@ -35,9 +42,18 @@ typedef struct step_stats {
 /* One training step on a batch: x is [batch][C][height][width] normalised input, labels
    [batch][height][width] class indices (ignore or anything outside [0, K) is not scored).
    update = 0 computes loss and gradient without changing anything (benchmarks). The update
-   (with learning rate lr) is applied only when loss and gradient are finite. */
+   (with learning rate lr) is applied only when loss and gradient are finite. With a reducer the
+   loss and gradient are the global batch's and `finite` is 0 when any rank's are not; a rank
+   that has no batch (its loader failed) calls it with x = NULL to stop every rank: it then
+   returns CLSEG_ERR_IO, and the others CLSEG_ERR_IO with *peer_failed = 1. */
 clseg_status trainer_step(trainer *t, const float *x, const int32_t *labels, double lr, int update,
                           step_stats *out);
+/* Set by trainer_step when another rank stopped the step (see above). */
+int trainer_peer_failed(const trainer *t);
+
+/* Data-parallel: replaces this rank's parameters (params = 1) and BatchNorm running statistics
+   by rank 0's. Nothing without a reducer. */
+clseg_status trainer_broadcast(trainer *t, int params);
 
 /* Benchmarks: when ms is not NULL, every later step waits for each op call and adds its wall
    time to ms[op kind] (OP_KIND_COUNT entries; the optimiser and gradient check go to
