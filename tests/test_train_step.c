@@ -391,7 +391,7 @@ static void test_inference_only(clseg_context *ctx) {
         "output_size = data\nmode = bilinear\n",
     };
     static const char *const names[] = {"dw", "hs", "g", "r"};
-    const trainer_config cfg = {N, H, W, IGNORE, NULL, {OPTIM_SGD, 0.1, 0.9, 0, 0, 0, 0}};
+    const trainer_config cfg = {N, H, W, IGNORE, NULL, {OPTIM_SGD, 0.1, 0.9, 0, 0, 0, 0}, NULL, 0};
     for (size_t i = 0; i < CLSEG_ARRAY_LEN(specs); i++) {
         char err[256];
         clseg_model *m = NULL;
