@@ -29,7 +29,9 @@ static void help(void) {
         "  --test-flip on|off average the class scores of the image and of its mirror (about\n"
         "                     twice the time; default: the model's test_flip)\n"
         "  --timing           print start-up (model load, kernel compile or cache) and per-image\n"
-        "                     times on stderr\n"
+        "                     times on stderr, then each kernel program built: the layer and\n"
+        "                     variant it was for, compiled / from the cache / left to the\n"
+        "                     driver's own cache (PoCL), and its time\n"
         "  -h, --help         this text\n\n"
         "Output files are written atomically: a failure never leaves a partial file.\n");
 }
@@ -246,6 +248,15 @@ int cmd_segment(int argc, char **argv) {
         }
         if (n_inputs > 1) fprintf(stderr, "[%d/%d] %s\n", i + 1, n_inputs, in);
         if (segment_one(net, ctx, model, in, &o, timing) != EXIT_OK) failures++;
+    }
+    if (timing) {
+        /* After the images: a size the net was not prepared for builds more programs. */
+        fprintf(stderr, "clseg: programs (%s):\n", clseg_context_program_cache(ctx));
+        clseg_program_info p;
+        for (int i = 0; clseg_context_program_get(ctx, i, &p) == CLSEG_OK; i++)
+            fprintf(stderr, "clseg:   %-16s %-8s %6.0f ms  %s%s%s\n", p.name,
+                    program_origin_name(p.origin), p.ms, *p.reason ? p.reason : "-",
+                    *p.defines ? "  " : "", p.defines);
     }
     clseg_net_free(net);
     clseg_context_free(ctx);
