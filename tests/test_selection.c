@@ -210,6 +210,51 @@ static void check_defaults_table(void) {
     }
 }
 
+/* The ISA level of the defaults table: from the LLVM target in a PoCL device name before the
+   reported vector width (PoCL reports the host's width whatever it compiles for), and the
+   generated rows of an ISA reach only devices of that ISA. */
+static void check_cpu_isa(void) {
+    static const struct {
+        const char *name;
+        uint32_t width;
+        cpu_isa want;
+    } cases[] = {
+        {"pthread-skylake-avx512-AMD EPYC", 16, ISA_AVX512},
+        {"pthread-haswell-AMD EPYC", 16, ISA_AVX2},
+        {"pthread-skylake-Intel(R) Core(TM) i7-6700", 8, ISA_AVX2},
+        {"cpu-znver4-AMD Ryzen 9 7950X", 16, ISA_AVX512},
+        {"pthread-znver3-AMD EPYC 7763", 8, ISA_AVX2},
+        {"pthread-znver5-AMD EPYC 9555", 16, ISA_AVX512},
+        {"pthread-nehalem-Intel Xeon", 4, ISA_SSE},
+        {"Intel(R) Xeon(R) Gold 6248", 16, ISA_AVX512}, /* other CPU runtimes: the width */
+        {"Intel(R) Core(TM) i5-8250U", 8, ISA_AVX2},
+        {"some CPU", 0, ISA_ANY},
+    };
+    for (size_t i = 0; i < CLSEG_ARRAY_LEN(cases); i++) {
+        clseg_device_info d = {0};
+        snprintf(d.name, sizeof d.name, "%s", cases[i].name);
+        d.type = CLSEG_DEVICE_CPU;
+        d.native_vector_width_float = cases[i].width;
+        CHECK(dev_cpu_isa(&d) == cases[i].want, "%s: ISA %s, expected %s", cases[i].name,
+              cpu_isa_name(dev_cpu_isa(&d)), cpu_isa_name(cases[i].want));
+    }
+    clseg_device_info gpu = {0};
+    snprintf(gpu.name, sizeof gpu.name, "NVIDIA GeForce RTX 3080");
+    gpu.type = CLSEG_DEVICE_GPU;
+    gpu.native_vector_width_float = 1;
+    CHECK(dev_cpu_isa(&gpu) == ISA_ANY, "a GPU has no CPU ISA");
+    int isa_rows[ISA_COUNT] = {0};
+    for (size_t i = 0; i < default_rules_len; i++) {
+        const default_rule *r = &default_rules[i];
+        isa_rows[r->isa]++;
+        CHECK(r->isa == ISA_ANY || r->cls == DEV_POCL_CPU || r->cls == DEV_UNKNOWN_CPU,
+              "default rule %zu: an ISA row for a GPU class", i);
+    }
+    CHECK(isa_rows[ISA_AVX512] > 0 && isa_rows[ISA_AVX2] > 0,
+          "measured rows for the AVX-512 and AVX2 classes (%d, %d)", isa_rows[ISA_AVX512],
+          isa_rows[ISA_AVX2]);
+}
+
 static void check_fixture_parser(void) {
     clseg_device_info d;
     char err[256];
@@ -301,6 +346,7 @@ int main(void) {
         CHECK(seen_class[c], "a fixture of class %s", dev_class_name((dev_class)c));
     printf("checked %d layer choices\n", checked_layers);
     check_defaults_table();
+    check_cpu_isa();
     check_fixture_parser();
     check_names();
     free(spec);
