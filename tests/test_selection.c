@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/spec.h"
+#include "ops/launch_helpers.h"
 #include "testutil.h"
 #include "tune/choose.h"
 #include "net/calls.h"
@@ -255,6 +256,42 @@ static void check_cpu_isa(void) {
           isa_rows[ISA_AVX2]);
 }
 
+/* Drivers that compile a work-group function per local size (PoCL) get a few fixed shapes for
+   the one-work-item-per-element ops whatever the grid; others get the grid-fitted ones. */
+static void check_launch_shapes(void) {
+    static const char *const files[] = {"pocl-skylake-avx512", "nvidia-rtx3080"};
+    for (size_t f = 0; f < CLSEG_ARRAY_LEN(files); f++) {
+        char path[512], err[256];
+        snprintf(path, sizeof path, "%s/tests/fixtures/devices/%s.dev", CLSEG_SOURCE_DIR, files[f]);
+        clseg_device_info dev;
+        int cls;
+        CHECK(dev_fixture_load(path, &dev, &cls, err, sizeof err) == CLSEG_OK, "%s", err);
+        size_t shapes[16][3];
+        int n_shapes = 0;
+        for (size_t x = 1; x <= 300; x += 7)
+            for (size_t y = 1; y <= 200; y += 13)
+                for (size_t z = 1; z <= 64; z *= 4) {
+                    const size_t gws[3] = {x, y, z};
+                    size_t lws[3];
+                    launch_local_size(&dev, gws, lws);
+                    CHECK(lws[0] * lws[1] * lws[2] <= 64 && lws[0] >= 1 && lws[1] >= 1 &&
+                              lws[2] >= 1,
+                          "%s: local size %zux%zux%zu", files[f], lws[0], lws[1], lws[2]);
+                    CHECK(lws[1] == 1 || y > 1, "%s: y padded on a flat grid", files[f]);
+                    int known = 0;
+                    for (int i = 0; i < n_shapes && !known; i++)
+                        known = !memcmp(shapes[i], lws, sizeof lws);
+                    if (!known && n_shapes < 16) memcpy(shapes[n_shapes++], lws, sizeof lws);
+                }
+        if (f == 0)
+            CHECK(n_shapes <= 7,
+                  "%s: %d distinct local sizes (x 64, 32 or 16; y, z or neither filling)", files[f],
+                  n_shapes);
+        else
+            CHECK(n_shapes > 7, "%s: the grid-fitted rule (%d shapes)", files[f], n_shapes);
+    }
+}
+
 static void check_fixture_parser(void) {
     clseg_device_info d;
     char err[256];
@@ -347,6 +384,7 @@ int main(void) {
     printf("checked %d layer choices\n", checked_layers);
     check_defaults_table();
     check_cpu_isa();
+    check_launch_shapes();
     check_fixture_parser();
     check_names();
     free(spec);
