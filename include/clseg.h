@@ -169,8 +169,9 @@ typedef enum clseg_program_origin {
 typedef struct clseg_program_info {
     char name[32];     /* kernels/<name>.cl */
     char defines[256]; /* its build defines, e.g. "-DTILE_CO=8 -DUSE_FMA=1" (cut to fit) */
-    char reason[96];   /* what asked for it: "enc2: conv2d winograd", or "" (a kernel
-                          asked for outside a net's preparation) */
+    char reason[96];   /* what asked for it: "enc2: conv2d winograd", "every program"
+                          (clseg_context_build_all_programs), or "" (a kernel asked for
+                          outside a net's preparation) */
     clseg_program_origin origin;
     double ms; /* wall clock of that compile or load, kernel creation included */
 } clseg_program_info;
