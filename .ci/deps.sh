@@ -6,7 +6,8 @@ SUDO=""
 pkgs=(build-essential cmake pkg-config git python3 clang-format
       ocl-icd-opencl-dev opencl-headers pocl-opencl-icd mesa-opencl-icd clinfo
       libclblast-dev libpng-dev clang libclang-rt-14-dev
-      libprotobuf-c-dev protobuf-c-compiler libonnx-testdata)
+      libprotobuf-c-dev protobuf-c-compiler libonnx-testdata
+      python3-torch python3-torchvision python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -336,6 +336,26 @@ CLSEG_API uint64_t clseg_net_device_bytes(const clseg_net *net);
 CLSEG_API clseg_status clseg_net_segment(clseg_net *net, const uint8_t *rgb, int width, int height,
                                          uint8_t *labels);
 
+/* Pipelined segmentation: clseg_net_segment_async starts one image and returns without waiting
+   for the device, so the caller can decode the next image (or encode the last result) while the
+   device computes; clseg_net_wait finishes the oldest frame. rgb is normalised on the calling
+   thread and copied, so it may be reused at once; labels (width*height bytes) is the caller's
+   and is filled by the clseg_net_wait that returns it, so it must stay valid until then. At most
+   two frames are in flight (a third submit fails with CLSEG_ERR_INVALID_ARGUMENT, as does one of
+   another size while frames are in flight); frames finish in submission order. With the
+   test-time flip the frame is computed at submit (its host-side argmax needs the scores).
+   Checks and errors as clseg_net_segment. Freeing the net waits for frames in flight (and
+   writes nothing into their label buffers). Typical loop:
+     submit(frame 0); for i: { submit(frame i+1); wait(&labels); encode(labels); } wait(...) */
+CLSEG_API clseg_status clseg_net_segment_async(clseg_net *net, const uint8_t *rgb, int width,
+                                               int height, uint8_t *labels);
+/* Waits for the oldest frame in flight and fills its labels; *labels_out (may be NULL) = the
+   labels pointer given to its clseg_net_segment_async, or NULL when no frame is in flight
+   (CLSEG_OK). A failed frame still leaves the queue. */
+CLSEG_API clseg_status clseg_net_wait(clseg_net *net, uint8_t **labels_out);
+/* Frames submitted and not yet waited for (0 to 2). */
+CLSEG_API int clseg_net_frames_in_flight(const clseg_net *net);
+
 /* Runs the network on a normalised NCHW float32 batch (n x 3 x height x width) and writes the
    class scores (n x K x height x width, before softmax) to logits: exactly that many floats. A
    network whose output has another shape is refused with CLSEG_ERR_UNSUPPORTED (a message with

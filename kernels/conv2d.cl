@@ -20,7 +20,7 @@
 __kernel void conv2d_direct(__global const float *restrict x, __global const float *restrict weight,
                             __global const float *restrict bias, __global float *restrict y,
                             int cin, int h, int w, int cout, int oh, int ow, int k, int stride,
-                            int pad, int relu, int batch) {
+                            int pad, int act, int batch) {
     const int ox0 = (int)get_global_id(0) * TILE_X;
     const int oy = (int)get_global_id(1);
     const int co_groups = (cout + TILE_CO - 1) / TILE_CO;
@@ -81,7 +81,7 @@ __kernel void conv2d_direct(__global const float *restrict x, __global const flo
 #pragma unroll
     for (int c = 0; c < TILE_CO; c++) {
         if (co0 + c >= cout) continue;
-        VEC v = relu ? fmax(acc[c], (VEC)0.0f) : acc[c];
+        VEC v = ACT(acc[c], act);
         __global float *yc = yp + (size_t)c * out_plane;
         if (full_x) {
             VSTORE(v, yc);

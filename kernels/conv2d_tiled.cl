@@ -60,7 +60,7 @@ __kernel __attribute__((reqd_work_group_size(WG_X, WG_Y, 1))) void
 conv2d_tiled(__global const float *restrict x, __global const float *restrict weight,
              __global const float *restrict bias, __global float *restrict y,
              __local float *restrict xl, __local float *restrict wl, int cin, int h, int w,
-             int cout, int oh, int ow, int k, int stride, int pad, int relu) {
+             int cout, int oh, int ow, int k, int stride, int pad, int act) {
     const int in_w = (OUT_W - 1) * S_STEP + K_SIDE, in_h = (OUT_H - 1) * S_STEP + K_SIDE;
     const int in_tile = in_h * in_w, kk = K_SIDE * K_SIDE;
     const int lx = (int)get_local_id(0), ly = (int)get_local_id(1);
@@ -145,7 +145,7 @@ conv2d_tiled(__global const float *restrict x, __global const float *restrict we
 #pragma unroll
         for (int o = 0; o < TILE_CO; o++) {
             if (co0 + o >= cout) continue;
-            VEC v = relu ? fmax(acc[t][o], (VEC)0.0f) : acc[t][o];
+            VEC v = ACT(acc[t][o], act);
             __global float *yc = yp + (size_t)o * out_plane + (size_t)t * ow;
             if (full_x) {
                 VSTORE(v, yc);

@@ -211,7 +211,7 @@ __kernel void wino_gemm(__global const float *restrict s_in, __global float *res
    cout). */
 __kernel void wino_output(__global const float *restrict s, __global const float *restrict bias,
                           __global float *restrict y, int m_off, int cout, int cout_pad, int oh,
-                          int ow, int th, int tw, int r0, int rows, int tc_pad, int relu) {
+                          int ow, int th, int tw, int r0, int rows, int tc_pad, int act) {
     const int tx0 = (int)get_global_id(0) * TRANS_T, rl = (int)get_global_id(1);
     const int co = (int)get_global_id(2);
     if (tx0 >= tw || rl >= rows || co >= cout) return;
@@ -247,7 +247,7 @@ __kernel void wino_output(__global const float *restrict s, __global const float
 #pragma unroll
         for (int b = 0; b < WINO_M; b++) {
             TV val = o[WINO_M * a + b] + bv;
-            if (relu) val = fmax(val, (TV)0.0f);
+            val = ACT(val, act);
             float l[TRANS_T];
             TV_STORE(val, l);
 #pragma unroll

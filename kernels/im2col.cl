@@ -17,14 +17,14 @@ __kernel void im2col(__global const float *restrict x, __global float *restrict 
     cols[(size_t)row * rows * ow + (size_t)rl * ow + ox] = v;
 }
 
-/* y[n][c][i] = relu?(y[n][c][i] + bias[c]), bias may be NULL. Global size (plane, c, n). */
+/* y[n][c][i] = ACT(y[n][c][i] + bias[c], act), bias may be NULL. Global size (plane, c, n). */
 __kernel void bias_relu(__global float *restrict y, __global const float *restrict bias, int c,
-                        int plane, int batch, int relu) {
+                        int plane, int batch, int act) {
     const int i = (int)get_global_id(0), ch = (int)get_global_id(1), n = (int)get_global_id(2);
     if (i >= plane || ch >= c || n >= batch) return;
     __global float *p = y + ((size_t)n * c + ch) * plane + i;
     float v = *p + (bias ? bias[ch] : 0.0f);
-    *p = relu ? fmax(v, 0.0f) : v;
+    *p = ACT(v, act);
 }
 
 /* Transposed conv from its GEMM columns: cols[cl * k * k + ky * k + kx][iy * w + ix] is input
@@ -33,7 +33,7 @@ __kernel void bias_relu(__global float *restrict y, __global const float *restri
    Global size (ow, oh, channels in this chunk). */
 __kernel void col2im(__global const float *restrict cols, __global const float *restrict bias,
                      __global float *restrict y, int h, int w, int cout, int oh, int ow, int k,
-                     int stride, int pad, int n, int c0, int cc, int relu) {
+                     int stride, int pad, int n, int c0, int cc, int act) {
     const int ox = (int)get_global_id(0), oy = (int)get_global_id(1), cl = (int)get_global_id(2);
     if (ox >= ow || oy >= oh || cl >= cc) return;
     const size_t plane = (size_t)h * w;
@@ -50,5 +50,5 @@ __kernel void col2im(__global const float *restrict cols, __global const float *
             sum += cp[(size_t)(ky * k + kx) * plane + (size_t)iy * w + ix];
         }
     }
-    y[(((size_t)n * cout + c0 + cl) * oh + oy) * ow + ox] = relu ? fmax(sum, 0.0f) : sum;
+    y[(((size_t)n * cout + c0 + cl) * oh + oy) * ow + ox] = ACT(sum, act);
 }

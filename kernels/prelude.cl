@@ -43,3 +43,15 @@
 #define HSUMN_4(v)  (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
 #define HSUMN_8(v)  HSUMN_4((v).lo + (v).hi)
 #define HSUMN_16(v) HSUMN_8((v).lo + (v).hi)
+
+/* ACT(v, a): the activation a (host/core/op_params.h act_kind: 0 none, 1 relu, 2 relu6,
+   3 hardswish, 4 hardsigmoid, 5 sigmoid) of v, a float or float vector. a is uniform across
+   a launch, so the branches cost one compare each. */
+#define HSIG_(v) clamp((v) * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f)
+#define ACT(v, a)                                                                                  \
+    ((a) == 0   ? (v)                                                                              \
+     : (a) == 1 ? fmax((v), 0.0f)                                                                  \
+     : (a) == 2 ? clamp((v), 0.0f, 6.0f)                                                           \
+     : (a) == 3 ? (v) * HSIG_(v)                                                                   \
+     : (a) == 4 ? HSIG_(v)                                                                         \
+                : 1.0f / (1.0f + exp(-(v))))

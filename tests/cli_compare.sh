@@ -73,7 +73,7 @@ fi
 # The seed net's first conv runs the direct kernel (kernels/conv2d.cl) on PoCL and llvmpipe
 # (`clseg plan`); add 0.01 to everything it stores.
 cp -r "$src/kernels" "$tmp/kernels"
-sed -i 's|VEC v = relu ? fmax(acc\[c\], (VEC)0.0f) : acc\[c\];|VEC v = (relu ? fmax(acc[c], (VEC)0.0f) : acc[c]) + 0.01f;|' \
+sed -i 's|VEC v = ACT(acc\[c\], act);|VEC v = ACT(acc[c], act) + 0.01f;|' \
     "$tmp/kernels/conv2d.cl"
 if ! grep -q "+ 0.01f;" "$tmp/kernels/conv2d.cl"; then
     bad "the perturbation no longer applies to kernels/conv2d.cl: update this test"

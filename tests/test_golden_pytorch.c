@@ -55,7 +55,7 @@ static int read_case(FILE *f, golden_case *g) {
     g->xs = (shape4){n, cin, h, w};
     g->nw = (size_t)cin * cout * k * k;
     if (strcmp(op, "conv2d") == 0) {
-        g->conv = (conv2d_params){cin, cout, k, s, pad, relu};
+        g->conv = (conv2d_params){cin, cout, k, s, pad, relu, 1, 1};
         if (!conv2d_out_shape(g->xs, &g->conv, &g->ys)) return -1;
     } else if (strcmp(op, "deconv2d") == 0) {
         g->is_deconv = 1;

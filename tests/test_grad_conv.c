@@ -56,7 +56,7 @@ static void check_config(clseg_context *ctx, const tu_config *cfg, op_call call,
 
 static void run_case(clseg_context *ctx, const grad_case *c, uint64_t seed) {
     shape4 xs = {c->n, c->cin, c->h, c->w}, ys;
-    conv2d_params cp = {c->cin, c->cout, c->k, c->stride, c->pad, 0};
+    conv2d_params cp = {c->cin, c->cout, c->k, c->stride, c->pad, 0, 1, 1};
     deconv2d_params dp = {c->cin, c->cout, c->k, c->stride, c->pad, c->out_pad, c->out_pad, 0};
     int ok = c->deconv ? deconv2d_out_shape(xs, &dp, &ys) : conv2d_out_shape(xs, &cp, &ys);
     CHECK(ok, "case %d has no output", (int)seed);
@@ -125,15 +125,15 @@ static void run_case(clseg_context *ctx, const grad_case *c, uint64_t seed) {
 static void check_rejects(clseg_context *ctx) {
     cl_mem m = NULL;
     CHECK_OK(ctx_buffer(ctx, 256 * sizeof(float), NULL, &m));
-    op_call call = {.kind = OP_CONV2D_BWD_DATA, .p.conv = {1, 1, 3, 1, 1, 1}};
+    op_call call = {.kind = OP_CONV2D_BWD_DATA, .p.conv = {1, 1, 3, 1, 1, 1, 1, 1}};
     call.in[0] = (dtensor){m, {1, 1, 4, 4}};
     call.in[1].mem = m;
     call.out[0] = (dtensor){m, {1, 1, 4, 4}};
     CHECK(tune_run_call(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "relu accepted");
-    call.p.conv.relu = 0;
+    call.p.conv.act = 0;
     call.in[0].s.w = 3;
     CHECK(tune_run_call(ctx, &call) == CLSEG_ERR_INVALID_ARGUMENT, "wrong dy shape accepted");
-    call = (op_call){.kind = OP_CONV2D_BWD_WEIGHT, .p.conv = {1, 1, 3, 1, 1, 0}};
+    call = (op_call){.kind = OP_CONV2D_BWD_WEIGHT, .p.conv = {1, 1, 3, 1, 1, 0, 1, 1}};
     call.in[0] = (dtensor){m, {1, 1, 4, 4}};
     call.in[1] = (dtensor){m, {1, 1, 4, 5}};
     call.out[0].mem = m;

@@ -113,7 +113,7 @@ static double conv_loss(void *up) {
 
 static void check_conv(shape4 xs, int cout, int k, int stride, int pad, int deconv, int op,
                        uint64_t seed) {
-    conv2d_params cp = {xs.c, cout, k, stride, pad, 0};
+    conv2d_params cp = {xs.c, cout, k, stride, pad, 0, 1, 1};
     deconv2d_params dp = {xs.c, cout, k, stride, pad, op, op, 0};
     shape4 ys;
     if (deconv ? !deconv2d_out_shape(xs, &dp, &ys) : !conv2d_out_shape(xs, &cp, &ys)) return;

@@ -11,6 +11,8 @@
 
 /* Export folds BatchNorm exactly as loading does, so only summation order may differ. */
 #define REL_TOL 1e-5
+/* Where the files for onnx_export_check.py go, whatever directory the test is started from. */
+#define OUT_DIR CLSEG_BINARY_DIR "/tests/"
 
 /* The logits of model m for x (1 x C x h x w); NULL on failure. */
 static float *logits(clseg_context *ctx, const clseg_model *m, const float *x, int h, int w,
@@ -40,11 +42,11 @@ static void write_floats(const char *path, const float *v, size_t n) {
 }
 
 /* Exports m for w x h, imports the file, and compares the two nets' logits on one input. The
-   input and clseg's logits are left beside the .onnx (NAME.input.bin, NAME.clseg.bin: float32)
-   for a check with ONNX Runtime by hand (docs/onnx.md). */
+   input and clseg's logits are left beside the .onnx in BUILD/tests (NAME.input.bin,
+   NAME.clseg.bin: float32) for a check with ONNX Runtime by hand (docs/onnx.md). */
 static void round_trip(clseg_context *ctx, const clseg_model *m, const char *name, int w, int h) {
     char path[512], err[1024];
-    snprintf(path, sizeof path, "%s.onnx", name);
+    snprintf(path, sizeof path, OUT_DIR "%s.onnx", name);
     clseg_model_export_options o;
     clseg_model_export_options_init(&o);
     o.input_width = w, o.input_height = h;
@@ -83,9 +85,9 @@ static void round_trip(clseg_context *ctx, const clseg_model *m, const char *nam
         printf("%-12s %dx%d %s: max |err| %.3g, max |logit| %.3g, relative %.3g\n", name, w, h,
                clseg_context_device(ctx)->name, max_err, max_ref, rel);
         CHECK(rel <= REL_TOL, "%s: relative error %g", name, rel);
-        snprintf(path, sizeof path, "%s.input.bin", name);
+        snprintf(path, sizeof path, OUT_DIR "%s.input.bin", name);
         write_floats(path, x, nx);
-        snprintf(path, sizeof path, "%s.clseg.bin", name);
+        snprintf(path, sizeof path, OUT_DIR "%s.clseg.bin", name);
         write_floats(path, a, na);
     }
     free(a);
@@ -102,7 +104,8 @@ int main(void) {
     if (clseg_model_init(&m, CLSEG_SOURCE_DIR "/tests/fixtures/cli/tiny.cfg",
                          &(clseg_model_init_options){CLSEG_MODEL_INIT_OPTIONS_INIT, .classes = 3},
                          err, sizeof err) == CLSEG_OK &&
-        clseg_model_export_onnx(m, "probe.onnx", &o, err, sizeof err) == CLSEG_ERR_UNSUPPORTED &&
+        clseg_model_export_onnx(m, OUT_DIR "probe.onnx", &o, err, sizeof err) ==
+            CLSEG_ERR_UNSUPPORTED &&
         strstr(err, "without ONNX")) {
         printf("test_onnx_export: clseg was built without ONNX support; 0 passed, 0 failed\n");
         clseg_model_free(m);

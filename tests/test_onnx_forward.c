@@ -126,6 +126,7 @@ int main(void) {
         {"seedlike_bn_op13", 0, 0, 12},
         {"sizes_dyn_op11", 24, 16, 5},
         {"unpool_op12", 0, 0, 4},
+        {"mobile_op13", 0, 0, 4},
     };
     clseg_model *probe = NULL;
     char err[1024];

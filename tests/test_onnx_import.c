@@ -143,18 +143,21 @@ static void test_dynamic_and_folding(void) {
     CHECK(import_bytes(data, size, 0, 0, &m, err, sizeof err) == CLSEG_ERR_UNSUPPORTED &&
               strstr(err, "--input-size"),
           "dynamic size without a pin: %s", err);
-    /* Resize(sizes = Shape/Gather/Unsqueeze/Concat/Cast/Slice of another tensor) folds into a
-       factor-2 bilinear upsample for this size ... */
-    CHECK_OK(import_bytes(data, size, 24, 16, &m, err, sizeof err));
-    int up = m ? spec_find_layer(&m->spec, "Resize") : -1;
-    CHECK(up >= 0 && m->spec.layers[up].factor == 2 && m->spec.layers[up].bilinear,
-          "folded Resize");
-    CHECK(m && m->classes == 5 && !strcmp(m->class_names[4], "class4"), "generated names");
-    clseg_model_free(m);
-    /* ... and for an odd size the Resize target is not twice the source: a clear refusal */
-    CHECK(import_bytes(data, size, 25, 17, &m, err, sizeof err) == CLSEG_ERR_UNSUPPORTED &&
-              strstr(err, "Resize") && strstr(err, "integer factor"),
-          "odd size: %s", err);
+    /* Resize(sizes = Shape/Gather/Unsqueeze/Concat/Cast/Slice of another tensor): the height and
+       width are traced back to c1's shape, so the layer resizes to c1's size, whatever the input
+       size (a factor 2 here, not at an odd size) */
+    static const int sizes[2][2] = {{24, 16}, {25, 17}};
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(import_bytes(data, size, sizes[k][0], sizes[k][1], &m, err, sizeof err));
+        int up = m ? spec_find_layer(&m->spec, "Resize") : -1;
+        const spec_layer *L = up >= 0 ? &m->spec.layers[up] : NULL;
+        CHECK(L && L->type == LAYER_RESIZE && L->bilinear && L->coord == RESIZE_HALF_PIXEL &&
+                  L->match == spec_find_layer(&m->spec, "c1_Conv"),
+              "Resize to c1's size at %dx%d", sizes[k][0], sizes[k][1]);
+        CHECK(m && m->classes == 5 && !strcmp(m->class_names[4], "class4"), "generated names");
+        clseg_model_free(m);
+        m = NULL;
+    }
     free(data);
 }
 
@@ -183,12 +186,29 @@ static void test_unpool(void) {
     free(data);
 }
 
+/* x * HardSigmoid(x) after a conv becomes one hardswish conv; a depthwise dilated conv takes
+   Clip(0, 6); squeeze-excite is gap, conv + sigmoid, mul; a HardSigmoid after a mul is [act]. */
+static void test_mobile(void) {
+    char err[1024];
+    clseg_model *m = NULL;
+    CHECK_OK(clseg_model_import_onnx(&m, FIXTURES "mobile_op13.onnx", NULL, err, sizeof err));
+    if (!m) return;
+    const spec_layer *L = m->spec.layers;
+    CHECK(m->spec.n_layers == 6 && L[0].type == LAYER_CONV && L[0].act == ACT_HARDSWISH &&
+              L[1].type == LAYER_CONV && L[1].groups == 4 && L[1].dilation == 2 &&
+              L[1].act == ACT_RELU6 && L[2].type == LAYER_GAP && L[3].act == ACT_SIGMOID &&
+              L[4].type == LAYER_MUL && L[4].inputs[0] == 1 && L[4].inputs[1] == 3 &&
+              L[5].type == LAYER_ACT && L[5].act == ACT_HARDSIGMOID,
+          "mobile mapping (%d layers)", m->spec.n_layers);
+    clseg_model_free(m);
+}
+
 static void test_rejections(void) {
     char err[1024];
     clseg_model *m = NULL;
     clseg_status st =
         clseg_model_import_onnx(&m, FIXTURES "unsupported_op.onnx", NULL, err, sizeof err);
-    CHECK(st == CLSEG_ERR_UNSUPPORTED && strstr(err, "HardSwish") && strstr(err, "'hswish'") &&
+    CHECK(st == CLSEG_ERR_UNSUPPORTED && strstr(err, "Softsign") && strstr(err, "'softsign'") &&
               strstr(err, "opset 14"),
           "unsupported op: %s", err);
     CHECK(m == NULL, "no model");
@@ -227,6 +247,7 @@ int main(void) {
     test_seedlike();
     test_dynamic_and_folding();
     test_unpool();
+    test_mobile();
     test_rejections();
     return tu_finish("test_onnx_import");
 }

@@ -36,7 +36,10 @@ typedef struct op_case {
 #define CASE(kind_, x_, ...)                                                                       \
     { .kind = kind_, .x = x_, __VA_ARGS__ }
 #define CONV(n, ci, h, w, co, k, s, pad, relu, fl)                                                 \
-    CASE(OP_CONV2D, S(n, ci, h, w), .p.conv = {ci, co, k, s, pad, relu}, .flags = fl)
+    CASE(OP_CONV2D, S(n, ci, h, w), .p.conv = {ci, co, k, s, pad, relu, 1, 1}, .flags = fl)
+/* groups g, dilation d, activation a (act_kind) */
+#define CONVG(n, ci, h, w, co, k, s, pad, a, g, d)                                                 \
+    CASE(OP_CONV2D, S(n, ci, h, w), .p.conv = {ci, co, k, s, pad, a, g, d})
 #define DECONV(n, ci, h, w, co, k, s, pad, oph, opw, relu, fl)                                     \
     CASE(OP_DECONV2D, S(n, ci, h, w), .p.deconv = {ci, co, k, s, pad, oph, opw, relu}, .flags = fl)
 #define POOL(kind, n, c, h, w, k, s, ceil, idx, fl)                                                \
@@ -48,8 +51,13 @@ typedef struct op_case {
 #define CONCAT(n, ca, h, w, cb)         CASE(OP_CONCAT, S(n, ca, h, w), .in1 = S(n, cb, h, w))
 #define ADD(n, c, h, w, relu)           CASE(OP_ADD, S(n, c, h, w), .p.add = {relu})
 #define PLAIN(kind, n, c, h, w, fl)     CASE(kind, S(n, c, h, w), .flags = fl)
-#define NEAREST                         UPSAMPLE_NEAREST
-#define BILINEAR                        UPSAMPLE_BILINEAR
+#define ACTV(n, c, h, w, a)             CASE(OP_ACT, S(n, c, h, w), .p.act = {a})
+#define MUL(n, c, h, w, bh, bw)         CASE(OP_MUL, S(n, c, h, w), .in1 = S(n, c, bh, bw))
+/* resize to oh x ow, linear l, coord co, rounding r, scales sh, sw (0: oh / h) */
+#define RESIZE(n, c, h, w, oh, ow, l, co, r, sh, sw)                                               \
+    CASE(OP_RESIZE, S(n, c, h, w), .p.resize = {oh, ow, l, co, r, sh, sw})
+#define NEAREST  UPSAMPLE_NEAREST
+#define BILINEAR UPSAMPLE_BILINEAR
 
 /* Awkward shapes: sizes that are no multiple of any tile (1x1, 2x3, 9x7, 33x17, 21x70, 5x71),
    channels 1, 3, 5, 7, 16 and the deep 64 / 256, batch 1 and 3, strides 1-3, pads from 0 past
@@ -80,6 +88,22 @@ static const op_case cases[] = {
     CONV(1, 3, 6, 6, 5, 3, 1, 2, 0, OPT),
     CONV(1, 256, 9, 7, 8, 3, 1, 1, 1, 0),
     CONV(1, 8, 21, 70, 17, 3, 1, 1, 0, 0),
+    /* every fused activation on the dense variants */
+    CONVG(1, 7, 9, 7, 16, 3, 1, 1, ACT_RELU6, 1, 1),
+    CONVG(3, 16, 33, 17, 5, 1, 1, 0, ACT_HARDSWISH, 1, 1),
+    CONVG(1, 5, 11, 13, 9, 3, 2, 1, ACT_HARDSIGMOID, 1, 1),
+    CONVG(1, 64, 9, 7, 7, 3, 1, 1, ACT_SIGMOID, 1, 1),
+    /* grouped, depthwise (groups = channels, with a channel multiplier), dilated (MobileNetV3's
+       dilated 5x5 depthwise, DeepLab's dilated 3x3), at sizes no tile divides */
+    CONVG(1, 16, 33, 17, 16, 3, 1, 1, ACT_HARDSWISH, 16, 1),
+    CONVG(3, 7, 9, 7, 7, 3, 2, 1, ACT_RELU, 7, 1),
+    CONVG(1, 5, 21, 70, 10, 5, 2, 2, ACT_NONE, 5, 1),
+    CONVG(1, 64, 9, 7, 64, 5, 1, 4, ACT_HARDSWISH, 64, 2),
+    CONVG(1, 12, 17, 33, 18, 3, 1, 2, ACT_RELU6, 3, 2),
+    CONVG(1, 8, 2, 3, 8, 3, 1, 3, ACT_SIGMOID, 2, 3),
+    CONVG(3, 6, 9, 7, 4, 3, 1, 2, ACT_NONE, 1, 2),
+    CONVG(1, 3, 5, 71, 5, 3, 3, 2, ACT_RELU, 1, 2),
+    CONVG(1, 1, 1, 1, 1, 1, 1, 0, ACT_HARDSIGMOID, 1, 2),
     /* deconv2d: every k in 2-4 x stride 1-3 x pad 0-1 with an output padding legal for the
        stride (the axes differ where they can), then 1x1 kernels whose stride leaves outputs no
        tap reaches (bias only), a kernel smaller than the stride, pad past k/2, the largest
@@ -171,12 +195,39 @@ static const op_case cases[] = {
     PLAIN(OP_ARGMAX, 1, 16, 33, 17, 0),
     PLAIN(OP_ARGMAX, 3, 7, 2, 3, TIED),
     PLAIN(OP_ARGMAX, 1, 64, 8, 8, TIED),
+    /* the inference-only ops of imported models: activations, global average pooling,
+       squeeze-excite's broadcast multiply, Resize to any size in every coordinate mode */
+    ACTV(1, 1, 1, 1, ACT_RELU),
+    ACTV(3, 7, 9, 7, ACT_RELU6),
+    ACTV(1, 16, 33, 17, ACT_HARDSWISH),
+    ACTV(1, 5, 2, 3, ACT_HARDSIGMOID),
+    ACTV(3, 3, 21, 70, ACT_SIGMOID),
+    PLAIN(OP_GAP, 1, 1, 1, 1, 0),
+    PLAIN(OP_GAP, 3, 7, 9, 7, 0),
+    PLAIN(OP_GAP, 1, 64, 33, 17, 0),
+    PLAIN(OP_GAP, 1, 5, 5, 71, 0),
+    MUL(1, 1, 1, 1, 1, 1),
+    MUL(3, 7, 9, 7, 1, 1),
+    MUL(1, 64, 33, 17, 1, 1),
+    MUL(1, 5, 2, 3, 2, 3),
+    RESIZE(1, 1, 1, 1, 3, 2, 1, RESIZE_HALF_PIXEL, 0, 0, 0),
+    RESIZE(3, 7, 9, 7, 33, 17, 1, RESIZE_HALF_PIXEL, 0, 0, 0),
+    RESIZE(1, 5, 23, 30, 45, 60, 1, RESIZE_PYTORCH_HALF_PIXEL, 0, 0, 0),
+    RESIZE(1, 16, 5, 8, 38, 57, 1, RESIZE_HALF_PIXEL, 0, 0, 0),
+    RESIZE(1, 3, 9, 7, 4, 3, 1, RESIZE_PYTORCH_HALF_PIXEL, 0, 0, 0),
+    RESIZE(1, 3, 9, 7, 21, 5, 1, RESIZE_ALIGN_CORNERS, 0, 0, 0),
+    RESIZE(1, 3, 2, 2, 4, 6, 0, RESIZE_ASYMMETRIC, RESIZE_FLOOR, 2, 3),
+    RESIZE(1, 3, 2, 2, 7, 8, 0, RESIZE_HALF_PIXEL, RESIZE_ROUND_PREFER_FLOOR, 0, 0),
+    RESIZE(3, 7, 9, 7, 4, 13, 0, RESIZE_HALF_PIXEL, RESIZE_ROUND_PREFER_CEIL, 0, 0),
+    RESIZE(1, 5, 4, 4, 3, 2, 0, RESIZE_TF_HALF_PIXEL_NN, RESIZE_CEIL, 0, 0),
+    RESIZE(1, 1, 2, 4, 1, 2, 1, RESIZE_ASYMMETRIC, 0, 0.6f, 0.6f),
+    RESIZE(1, 2, 7, 9, 13, 20, 0, RESIZE_ALIGN_CORNERS, RESIZE_FLOOR, 0, 0),
     /* refused: a wrong output shape, parameters that make no output */
-    CASE(OP_CONV2D, S(1, 1, 4, 4), .p.conv = {1, 1, 3, 1, 1, 0}, .out0 = S(1, 1, 4, 3),
+    CASE(OP_CONV2D, S(1, 1, 4, 4), .p.conv = {1, 1, 3, 1, 1, 0, 1, 1}, .out0 = S(1, 1, 4, 3),
          .flags = REJECT),
-    CASE(OP_CONV2D, S(1, 2, 4, 4), .p.conv = {1, 1, 3, 1, 1, 0}, .out0 = S(1, 1, 4, 4),
+    CASE(OP_CONV2D, S(1, 2, 4, 4), .p.conv = {1, 1, 3, 1, 1, 0, 1, 1}, .out0 = S(1, 1, 4, 4),
          .flags = REJECT),
-    CASE(OP_CONV2D, S(1, 1, 2, 2), .p.conv = {1, 1, 5, 1, 0, 0}, .out0 = S(1, 1, 1, 1),
+    CASE(OP_CONV2D, S(1, 1, 2, 2), .p.conv = {1, 1, 5, 1, 0, 0, 1, 1}, .out0 = S(1, 1, 1, 1),
          .flags = REJECT),
     CASE(OP_DECONV2D, S(1, 1, 4, 4), .p.deconv = {1, 1, 2, 2, 0, 0, 0, 0}, .out0 = S(1, 1, 9, 8),
          .flags = REJECT),
@@ -188,15 +239,24 @@ static const op_case cases[] = {
     CASE(OP_CONCAT, S(1, 1, 4, 4), .in1 = S(1, 1, 4, 3), .out0 = S(1, 2, 4, 4), .flags = REJECT),
     CASE(OP_SOFTMAX, S(1, 3, 4, 4), .out0 = S(1, 3, 4, 5), .flags = REJECT),
     CASE(OP_ARGMAX, S(1, 3, 4, 4), .out0 = S(1, 3, 4, 4), .flags = REJECT),
+    CASE(OP_CONV2D, S(1, 6, 4, 4), .p.conv = {6, 4, 3, 1, 1, 0, 4, 1}, .out0 = S(1, 4, 4, 4),
+         .flags = REJECT),
+    CASE(OP_CONV2D, S(1, 2, 4, 4), .p.conv = {2, 2, 3, 1, 1, 0, 2, 3}, .out0 = S(1, 2, 2, 2),
+         .flags = REJECT),
+    CASE(OP_GAP, S(1, 3, 4, 4), .out0 = S(1, 3, 4, 4), .flags = REJECT),
+    CASE(OP_MUL, S(1, 3, 4, 4), .in1 = S(1, 3, 4, 1), .out0 = S(1, 3, 4, 4), .flags = REJECT),
     /* ---- training ops (grad) ---- */
-    CASE(OP_CONV2D_BWD_DATA, S(2, 6, 10, 20), .p.conv = {4, 6, 3, 2, 1, 0},
+    CASE(OP_CONV2D_BWD_DATA, S(2, 6, 10, 20), .p.conv = {4, 6, 3, 2, 1, 0, 1, 1},
          .out0 = S(2, 4, 20, 40)),
-    CASE(OP_CONV2D_BWD_DATA, S(1, 5, 1, 1), .p.conv = {3, 5, 3, 2, 1, 0}, .out0 = S(1, 3, 1, 1)),
-    CASE(OP_CONV2D_BWD_DATA, S(2, 3, 4, 2), .p.conv = {5, 3, 3, 2, 1, 0}, .out0 = S(2, 5, 7, 4)),
-    CASE(OP_CONV2D_BWD_DATA, S(1, 3, 2, 1), .p.conv = {2, 3, 4, 3, 2, 0}, .out0 = S(1, 2, 3, 2)),
-    CASE(OP_CONV2D_BWD_WEIGHT, S(2, 4, 20, 40), .p.conv = {4, 6, 3, 2, 1, 0}),
-    CASE(OP_CONV2D_BWD_WEIGHT, S(1, 3, 3, 5), .p.conv = {3, 5, 3, 1, 1, 0}, .flags = OPT),
-    CASE(OP_CONV2D_BWD_WEIGHT, S(2, 17, 5, 6), .p.conv = {17, 5, 3, 2, 1, 0}),
+    CASE(OP_CONV2D_BWD_DATA, S(1, 5, 1, 1), .p.conv = {3, 5, 3, 2, 1, 0, 1, 1},
+         .out0 = S(1, 3, 1, 1)),
+    CASE(OP_CONV2D_BWD_DATA, S(2, 3, 4, 2), .p.conv = {5, 3, 3, 2, 1, 0, 1, 1},
+         .out0 = S(2, 5, 7, 4)),
+    CASE(OP_CONV2D_BWD_DATA, S(1, 3, 2, 1), .p.conv = {2, 3, 4, 3, 2, 0, 1, 1},
+         .out0 = S(1, 2, 3, 2)),
+    CASE(OP_CONV2D_BWD_WEIGHT, S(2, 4, 20, 40), .p.conv = {4, 6, 3, 2, 1, 0, 1, 1}),
+    CASE(OP_CONV2D_BWD_WEIGHT, S(1, 3, 3, 5), .p.conv = {3, 5, 3, 1, 1, 0, 1, 1}, .flags = OPT),
+    CASE(OP_CONV2D_BWD_WEIGHT, S(2, 17, 5, 6), .p.conv = {17, 5, 3, 2, 1, 0, 1, 1}),
     CASE(OP_DECONV2D_BWD_DATA, S(2, 3, 14, 8), .p.deconv = {5, 3, 3, 2, 1, 1, 1, 0},
          .out0 = S(2, 5, 7, 4)),
     CASE(OP_DECONV2D_BWD_DATA, S(1, 8, 20, 40), .p.deconv = {9, 8, 3, 2, 1, 1, 1, 0},
@@ -418,7 +478,45 @@ static int near(float a, float b) {
     return fabsf(a - b) <= 1e-6f;
 }
 
+/* The imported ops' references on values worked out by hand. */
+static void check_imported_references_by_hand(void) {
+    /* depthwise 3x3 with dilation 2 and pad 2 on two 3x3 planes (1..9 and 10..18), all-ones
+       weights: each output sums the taps at (y + 2i - 2, x + 2j - 2) inside its plane, so the
+       centre output reads only the centre (5) and a corner output the four corners (1 + 3 + 7 +
+       9 = 20; plane 2: 10 + 12 + 16 + 18 = 56); hardswish leaves values >= 3 alone */
+    float x[18], w[18], y[18];
+    for (int i = 0; i < 18; i++) x[i] = (float)(i + 1), w[i] = 1.0f;
+    const conv2d_params dw = {2, 2, 3, 1, 2, ACT_HARDSWISH, 2, 2};
+    ref_conv2d(x, S(1, 2, 3, 3), w, NULL, &dw, y);
+    CHECK(y[4] == 5 && y[0] == 20 && y[9] == 56, "depthwise dilated %g %g %g", y[4], y[0], y[9]);
+    CHECK(ref_act_value(-3, ACT_HARDSWISH) == 0 && ref_act_value(1.5f, ACT_HARDSWISH) == 1.125f &&
+              ref_act_value(3, ACT_HARDSIGMOID) == 1 && ref_act_value(7, ACT_RELU6) == 6 &&
+              ref_act_value(0, ACT_SIGMOID) == 0.5f,
+          "activations");
+    /* bilinear half_pixel 2 -> 4 on [0, 1]: sources -0.25 (clamped to 0), 0.25, 0.75, 1.25
+       (clamped to 1) give 0, 0.25, 0.75, 1; align_corners 2 -> 3 gives 0, 0.5, 1; nearest
+       asymmetric floor by 3 repeats each pixel three times */
+    const float two[2] = {0, 1};
+    resize_params hp = {1, 4, 1, RESIZE_HALF_PIXEL, 0, 0, 0};
+    ref_resize(two, S(1, 1, 1, 2), &hp, y);
+    CHECK(y[0] == 0 && y[1] == 0.25f && y[2] == 0.75f && y[3] == 1, "half_pixel %g %g %g %g", y[0],
+          y[1], y[2], y[3]);
+    resize_params ac = {1, 3, 1, RESIZE_ALIGN_CORNERS, 0, 0, 0};
+    ref_resize(two, S(1, 1, 1, 2), &ac, y);
+    CHECK(y[0] == 0 && y[1] == 0.5f && y[2] == 1, "align_corners %g %g %g", y[0], y[1], y[2]);
+    resize_params nn = {1, 6, 0, RESIZE_ASYMMETRIC, RESIZE_FLOOR, 3, 3};
+    ref_resize(two, S(1, 1, 1, 2), &nn, y);
+    CHECK(y[2] == 0 && y[3] == 1 && y[5] == 1, "nearest %g %g %g", y[2], y[3], y[5]);
+    /* squeeze-excite: one factor per channel over the plane; the mean of 1..9 */
+    const float s2[2] = {2, -1};
+    ref_mul(x, S(1, 2, 3, 3), s2, S(1, 2, 1, 1), y);
+    CHECK(y[8] == 18 && y[9] == -10, "mul broadcast %g %g", y[8], y[9]);
+    ref_gap(x, S(1, 2, 3, 3), y);
+    CHECK(y[0] == 5 && y[1] == 14, "gap %g %g", y[0], y[1]);
+}
+
 static void check_references_by_hand(void) {
+    check_imported_references_by_hand();
     /* pooling: 3x3 input 1..9; ceil mode makes 2x2 with partial windows, floor mode 1x1 */
     const float x9[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     shape4 xs = {1, 1, 3, 3}, ys;

@@ -106,7 +106,7 @@ static void check_network(const char *dev_file, const clseg_device_info *dev, co
             snprintf(b->name, sizeof b->name, "%.40s %s", layer, g ? "dx" : "dw");
             b->call.p = f->p;
             if (conv)
-                b->call.p.conv.relu = 0;
+                b->call.p.conv.act = 0;
             else
                 b->call.p.deconv.relu = 0;
             if (g == 0) {
@@ -143,7 +143,7 @@ static void check_tuned_lookup(const clseg_device_info *dev) {
     op_call c;
     memset(&c, 0, sizeof c);
     c.kind = OP_CONV2D;
-    c.p.conv = (conv2d_params){64, 128, 3, 1, 1, 1};
+    c.p.conv = (conv2d_params){64, 128, 3, 1, 1, 1, 1, 1};
     c.in[0] = (dtensor){NULL, {1, 64, 88, 120}};
     c.out[0] = (dtensor){NULL, {1, 128, 88, 120}};
     const op_variant *v = op_variant_find(OP_CONV2D, "direct");

@@ -57,7 +57,7 @@ static void test_seednet(void) {
     CHECK(spec->layers[10].match == spec_find_layer(spec, "pool1"), "dec3 output_size");
     CHECK(spec->layers[11].match == SPEC_INPUT, "dec4 output_size");
     CHECK(spec->layers[12].filters == SPEC_FILTERS_CLASSES && spec->layers[12].size == 1 &&
-              spec->layers[12].act == ACT_LINEAR,
+              spec->layers[12].act == ACT_NONE,
           "classifier");
     CHECK(spec_find_layer(spec, "data") == SPEC_INPUT, "data");
     CHECK(spec_find_layer(spec, "nope") == SPEC_NOT_FOUND, "not found");
@@ -191,7 +191,7 @@ static void test_defaults_and_names(void) {
                   spec->layers[i].name);
         const spec_layer *c1 = &spec->layers[0], *mp = &spec->layers[1], *c2 = &spec->layers[2];
         CHECK(c1->stride == 1 && c1->pad == 0 && c1->batchnorm == 0 && c1->bias == 1 &&
-                  c1->act == ACT_LINEAR && c1->line == 4 && c1->inputs[0] == SPEC_INPUT,
+                  c1->act == ACT_NONE && c1->line == 4 && c1->inputs[0] == SPEC_INPUT,
               "conv defaults");
         CHECK(mp->stride == 3 && mp->ceil_mode == 1, "maxpool stride defaults to size");
         CHECK(c2->filters == 4 && c2->bias == 0 && c2->batchnorm == 1 && c2->bn_eps == 1e-3f,
@@ -316,6 +316,23 @@ static const bad_case bad_cases[] = {
      "not a number"},
     {"bn_eps negative", "[net]\n[conv]\nfilters = 4\nsize = 1\nbatchnorm = 1\nbn_eps = -1\n", 6,
      "out of range"},
+    /* the inference-only keys and layers of imported models */
+    {"hardswish on a deconv", "[net]\n[deconv]\nfilters = 4\nsize = 2\nactivation = hardswish\n", 5,
+     "relu or linear"},
+    {"unknown activation", "[net]\n[act]\nactivation = gelu\n", 3, "hardswish"},
+    {"act without activation", "[net]\n[act]\nname = a\n", 2, "activation"},
+    {"pad past the dilated kernel", "[net]\n[conv]\nfilters = 4\nsize = 3\ndilation = 2\npad = 5\n",
+     6, "dilated kernel's extent = 5"},
+    {"groups on a deconv", "[net]\n[deconv]\nfilters = 4\nsize = 2\ngroups = 2\n", 5,
+     "unknown key"},
+    {"resize without a size", "[net]\n[resize]\nmode = bilinear\n", 2, "exactly one"},
+    {"resize with two sizes", "[net]\n[resize]\nsize = 4, 5\nscale = 2\n", 2, "exactly one"},
+    {"resize size of one value", "[net]\n[resize]\nsize = 4\n", 3, "height, width"},
+    {"resize scale 0", "[net]\n[resize]\nscale = 0\n", 3, "not a number in"},
+    {"resize bad coord", "[net]\n[resize]\nscale = 2\ncoord = corner\n", 4, "align_corners"},
+    {"nearest_mode of a bilinear resize",
+     "[net]\n[resize]\nscale = 2\nmode = bilinear\nnearest_mode = floor\n", 5, "nearest_mode"},
+    {"mul of one input", "[net]\n[mul]\ninputs = data\n", 3, "exactly 2"},
 };
 
 static void test_bad_specs(void) {
@@ -417,6 +434,32 @@ static void test_bad_shapes(void) {
           "kernel larger than input: %s", err);
     CHECK_OK(spec_shapes(spec, 2, (shape4){1, 3, 5, 9}, shapes, err, sizeof err));
     CHECK(same_shape(shapes[0], 1, 4, 1, 5), "valid conv shape");
+
+    /* groups that divide neither side; then a depthwise, dilated conv with squeeze-excite and a
+       resize back to the input's size, whose shapes follow ONNX's rules */
+    const char *groups = "[net]\n[conv]\nfilters = 4\nsize = 1\ngroups = 2\n";
+    CHECK_OK(spec_parse(groups, spec, err, sizeof err));
+    CHECK(spec_channels(spec, 2, channels, err, sizeof err) == CLSEG_ERR_FORMAT &&
+              strstr(err, "line 2: ") && strstr(err, "groups = 2"),
+          "groups of 3 channels: %s", err);
+    const char *se = "[net]\n[conv]\nname = e\nfilters = 6\nsize = 3\nstride = 2\npad = 1\n"
+                     "[conv]\nname = dw\nfilters = 6\nsize = 5\ngroups = 6\ndilation = 2\npad = 4\n"
+                     "activation = hardswish\n[gap]\n[conv]\nfilters = 6\nsize = 1\n"
+                     "activation = hardsigmoid\n[mul]\ninputs = dw, conv3\n"
+                     "[resize]\noutput_size = data\nmode = bilinear\n"
+                     "[resize]\nname = half\ninput = e\nscale = 0.5, 0.25\n"
+                     "[resize]\ninput = e\nsize = 7, 3\nnearest_mode = ceil\n";
+    CHECK_OK(spec_parse(se, spec, err, sizeof err));
+    CHECK_OK(spec_shapes(spec, 2, (shape4){1, 3, 9, 11}, shapes, err, sizeof err));
+    CHECK(same_shape(shapes[0], 1, 6, 5, 6) && same_shape(shapes[1], 1, 6, 5, 6) &&
+              same_shape(shapes[2], 1, 6, 1, 1) && same_shape(shapes[4], 1, 6, 5, 6) &&
+              same_shape(shapes[5], 1, 6, 9, 11) && same_shape(shapes[6], 1, 6, 2, 1) &&
+              same_shape(shapes[7], 1, 6, 7, 3),
+          "depthwise / squeeze-excite / resize shapes");
+    CHECK(spec->layers[1].groups == 6 && spec->layers[1].dilation == 2 &&
+              spec->layers[1].act == ACT_HARDSWISH && spec->layers[7].round == RESIZE_CEIL &&
+              spec->layers[5].coord == RESIZE_HALF_PIXEL && spec->layers[5].match == SPEC_INPUT,
+          "parsed keys");
 
     const char *huge = "[net]\n[upsample]\nfactor = 16\n[upsample]\nfactor = 16\n";
     CHECK_OK(spec_parse(huge, spec, err, sizeof err));

@@ -88,7 +88,7 @@ static void reference_step(const clseg_model *m, const float *x, shape4 in, cons
             if (sl->batchnorm) dst = z[i] = falloc(n);
             if (s->op == OP_CONV2D) {
                 conv2d_params p = s->p.conv;
-                if (sl->batchnorm) p.relu = 0;
+                if (sl->batchnorm) p.act = 0;
                 ref_conv2d(SRC(0), SHAPE(0), w, b, &p, dst);
             } else {
                 deconv2d_params p = s->p.deconv;
@@ -156,7 +156,7 @@ static void reference_step(const clseg_model *m, const float *x, shape4 in, cons
             if (sl->bias) tensor(m, sl->name, "bias", &ib);
             if (s->op == OP_CONV2D) {
                 conv2d_params p = s->p.conv;
-                p.relu = 0;
+                p.act = 0;
                 ref_conv2d_bwd_weight(SRC(0), xs, dz, &p, r->grads[iw],
                                       ib >= 0 ? r->grads[ib] : NULL);
                 if (src != SPEC_INPUT) ref_conv2d_bwd_data(dz, w, &p, xs, ta);
@@ -378,6 +378,33 @@ static void test_optimizers(clseg_context *ctx) {
     clReleaseMemObject(part);
 }
 
+/* The layers of imported models have no backward: the trainer refuses each with
+   CLSEG_ERR_UNSUPPORTED naming the layer, instead of training it wrongly. */
+static void test_inference_only(clseg_context *ctx) {
+    static const char *const specs[] = {
+        "[net]\n[conv]\nname = dw\nfilters = 6\nsize = 3\npad = 1\ngroups = 3\n"
+        "[conv]\nfilters = classes\nsize = 1\n",
+        "[net]\n[conv]\nname = hs\nfilters = 5\nsize = 3\npad = 1\nactivation = hardswish\n",
+        "[net]\n[conv]\nfilters = 5\nsize = 1\n[gap]\nname = g\n[mul]\ninputs = conv1, g\n",
+        "[net]\n[conv]\nfilters = 5\nsize = 3\nstride = 2\n[resize]\nname = r\n"
+        "output_size = data\nmode = bilinear\n",
+    };
+    static const char *const names[] = {"dw", "hs", "g", "r"};
+    const trainer_config cfg = {N, H, W, IGNORE, NULL, {OPTIM_SGD, 0.1, 0.9, 0, 0, 0, 0}};
+    for (size_t i = 0; i < CLSEG_ARRAY_LEN(specs); i++) {
+        char err[256];
+        clseg_model *m = NULL;
+        CHECK_OK(model_init(specs[i], K, 3, NULL, NULL, &m, err, sizeof err));
+        trainer *t = NULL;
+        clseg_status st = m ? trainer_create(&t, ctx, m, &cfg) : CLSEG_ERR_INTERNAL;
+        CHECK(st == CLSEG_ERR_UNSUPPORTED && !t && strstr(clseg_context_error(ctx), names[i]) &&
+                  strstr(clseg_context_error(ctx), "inference only"),
+              "spec %zu: %s: %s", i, clseg_status_str(st), clseg_context_error(ctx));
+        trainer_free(t);
+        clseg_model_free(m);
+    }
+}
+
 int main(void) {
     clseg_context **ctxs;
     int n = tu_contexts(&ctxs);
@@ -386,6 +413,7 @@ int main(void) {
         test_optimizers(ctxs[i]);
         test_gradients(ctxs[i]);
         test_determinism(ctxs[i]);
+        test_inference_only(ctxs[i]);
     }
     tu_contexts_free(ctxs, n);
     return tu_finish("test_train_step");

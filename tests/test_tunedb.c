@@ -31,7 +31,7 @@ static op_call conv_call(void) {
     op_call c;
     memset(&c, 0, sizeof c);
     c.kind = OP_CONV2D;
-    c.p.conv = (conv2d_params){16, 32, 3, 1, 1, 1};
+    c.p.conv = (conv2d_params){16, 32, 3, 1, 1, 1, 1, 1};
     c.in[0] = (dtensor){NULL, {1, 16, 40, 30}};
     c.out[0] = (dtensor){NULL, {1, 32, 40, 30}};
     return c;

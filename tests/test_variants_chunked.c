@@ -9,6 +9,7 @@
 
 #include "ops/desc.h"
 #include "ref/ref.h"
+#include "ref/ref_backward.h"
 #include "testutil.h"
 
 /* Small enough that every scratch-using variant splits the calls below into 2 to 11 chunks, large
@@ -52,7 +53,7 @@ static void check_configs(clseg_context *ctx, op_call call, const float *want, s
 }
 
 static void run_conv(clseg_context *ctx) {
-    const conv2d_params p = {16, 24, 3, 1, 1, 1};
+    const conv2d_params p = {16, 24, 3, 1, 1, 1, 1, 1};
     const shape4 xs = {2, 16, 21, 70};
     shape4 ys;
     CHECK(conv2d_out_shape(xs, &p, &ys), "conv shape");
@@ -111,10 +112,37 @@ static void run_deconv(clseg_context *ctx) {
     free(want);
 }
 
+/* The weight gradient of a conv: the GEMM variant takes row chunks of both images. */
+static void run_conv_wgrad(clseg_context *ctx) {
+    const conv2d_params p = {.cin = 16, .cout = 24, .k = 3, .stride = 1, .pad = 1};
+    const shape4 xs = {2, 16, 21, 70};
+    shape4 ys;
+    CHECK(conv2d_out_shape(xs, &p, &ys), "conv shape");
+    size_t nx = shape4_count(xs), ndy = shape4_count(ys), nw = 24 * 16 * 9;
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ndy * sizeof *dy);
+    float *want = malloc(nw * sizeof *want);
+    tu_fill_uniform(x, nx, 7, -1, 1);
+    tu_fill_uniform(dy, ndy, 8, -1, 1);
+    ref_conv2d_bwd_weight(x, xs, dy, &p, want, NULL);
+    cl_mem xm = NULL, dym = NULL;
+    CHECK_OK(ctx_buffer(ctx, nx * sizeof *x, x, &xm));
+    CHECK_OK(ctx_buffer(ctx, ndy * sizeof *dy, dy, &dym));
+    op_call call = {.kind = OP_CONV2D_BWD_WEIGHT, .p.conv = p};
+    call.in[0] = (dtensor){xm, xs};
+    call.in[1] = (dtensor){dym, ys};
+    call.out[0].s = (shape4){24, 16, 3, 3};
+    check_configs(ctx, call, want, nw, "conv2d_bwd_weight 2x16x21x70 -> 24");
+    clReleaseMemObject(xm);
+    clReleaseMemObject(dym);
+    free(x);
+    free(dy);
+    free(want);
+}
+
 /* The scratch-using variants must still be among those run, i.e. one chunk fits the limit. */
 static void check_variants_offered(clseg_context *ctx) {
     static const char *const names[] = {"winograd", "im2col_gemm", "gemm_col2im"};
-    op_call conv = {.kind = OP_CONV2D, .p.conv = {16, 24, 3, 1, 1, 1}};
+    op_call conv = {.kind = OP_CONV2D, .p.conv = {16, 24, 3, 1, 1, 1, 1, 1}};
     conv.in[0].s = (shape4){2, 16, 21, 70};
     op_call deconv = {.kind = OP_DECONV2D, .p.deconv = {16, 24, 3, 2, 1, 1, 0, 1}};
     deconv.in[0].s = (shape4){2, 16, 21, 35};
@@ -124,9 +152,10 @@ static void check_variants_offered(clseg_context *ctx) {
         int found = 0;
         for (size_t i = 0; i < op_variant_table_len; i++) {
             const op_variant *v = op_variant_table[i];
-            if (strcmp(v->name, names[n]) != 0) continue;
+            if (strcmp(v->name, names[n]) != 0 || (v->kind != OP_CONV2D && v->kind != OP_DECONV2D))
+                continue;
             op_config cfg = op_default_config(v);
-            found = op_variant_supports(v, &dev, v->kind == OP_CONV2D ? &conv : &deconv, &cfg);
+            found |= op_variant_supports(v, &dev, v->kind == OP_CONV2D ? &conv : &deconv, &cfg);
         }
         CHECK(found, "%s not offered under the lowered allocation limit", names[n]);
     }
@@ -139,6 +168,7 @@ int main(void) {
         check_variants_offered(ctxs[d]);
         run_conv(ctxs[d]);
         run_deconv(ctxs[d]);
+        run_conv_wgrad(ctxs[d]);
     }
     tu_contexts_free(ctxs, n_ctx);
     return tu_finish("test_variants_chunked");

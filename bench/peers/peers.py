@@ -116,7 +116,7 @@ def flops(channels, layers, classes, h, w):
     return total
 
 
-def build_torch(channels, layers, classes, h, w, seed=1):
+def build_torch(channels, layers, classes, h, w, seed=1, batchnorm=False):
     import torch
     import torch.nn as nn
 
@@ -140,6 +140,13 @@ def build_torch(channels, layers, classes, h, w, seed=1):
                 if t == "conv":
                     m = nn.Conv2d(ci, co, k, s, p)
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    if batchnorm and int(L.get("batchnorm", 0)):
+                        bn = nn.BatchNorm2d(co)  # eval mode: random running statistics
+                        bn.running_mean.uniform_(-0.5, 0.5)
+                        bn.running_var.uniform_(0.5, 2.0)
+                        bn.weight.data.uniform_(0.5, 1.5)
+                        bn.bias.data.uniform_(-0.5, 0.5)
+                        m = nn.Sequential(m, bn)
                 elif t == "deconv":
                     oph = oh - ((ih - 1) * s - 2 * p + k)
                     opw = ow - ((iw - 1) * s - 2 * p + k)
@@ -199,7 +206,7 @@ def cmd_export(a):
 
     channels, layers = parse_spec(a.spec)
     w, h = a.size
-    net = build_torch(channels, layers, a.classes, h, w)
+    net = build_torch(channels, layers, a.classes, h, w, batchnorm=a.batchnorm)
     x = torch.from_numpy(input_array(channels, h, w))
     torch.onnx.export(net, x, a.onnx, input_names=["input"], output_names=["logits"],
                       opset_version=11, do_constant_folding=True)
@@ -217,7 +224,7 @@ def cmd_time(a):
         import torch
 
         torch.set_num_threads(threads)
-        net = build_torch(channels, layers, a.classes, h, w)
+        net = build_torch(channels, layers, a.classes, h, w, batchnorm=a.batchnorm)
         xt = torch.from_numpy(x)
         out = {}
 
@@ -327,6 +334,9 @@ def main():
         q.add_argument("--size", type=size_arg, required=True)
         q.add_argument("--classes", type=int, default=12)
         q.add_argument("--onnx")
+        q.add_argument("--batchnorm", action="store_true",
+                       help="BatchNorm after the convs the spec marks (eval mode, random "
+                            "statistics), as a PyTorch user exports it")
     t.add_argument("--runtime", required=True, choices=["torch", "opencv", "onnxruntime"])
     t.add_argument("--iters", type=int, default=10)
     t.add_argument("--warmup", type=int, default=2)

@@ -2,6 +2,7 @@
 #ifndef CLSEG_CLI_H
 #define CLSEG_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "clseg.h"
@@ -27,6 +28,21 @@ int cmd_export(int argc, char **argv);
 int cli_parse_size(const char *s, int *w, int *h);
 int cli_load_network(const char *path, int classes, clseg_model **model, int *from_spec);
 int cli_open_tuned_context(const char *device, const char *db, int plain, clseg_context **out);
+
+/* One input of `clseg segment` through its stages (segment_run.c): the output paths (NULL = not
+   written; owned by the caller), then what the stages fill in. */
+typedef struct seg_job {
+    const char *in, *seg, *overlay, *labels_png;
+    uint8_t *rgb, *labels;
+    int width, height;
+    int submitted;    /* in the net's frames in flight */
+    char error[1024]; /* set by the stage that failed */
+} seg_job;
+/* Decodes, segments and writes jobs[0..n): one after another, or (pipelined, n > 1) with a
+   decoder thread and an encoder thread around the net's frames in flight. Reports each failure on
+   stderr and returns how many jobs failed; with timing, the images per second. */
+int segment_run(clseg_net *net, clseg_context *ctx, const clseg_model *model, seg_job *jobs, int n,
+                int pipelined, int timing);
 
 /* Prints "clseg: <message>" on stderr; returns EXIT_FAILURE_RUN for `return cli_error(...)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

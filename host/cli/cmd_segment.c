@@ -28,10 +28,13 @@ static void help(void) {
         "                     else tuning.db in the cache directory)\n"
         "  --test-flip on|off average the class scores of the image and of its mirror (about\n"
         "                     twice the time; default: the model's test_flip)\n"
-        "  --timing           print start-up (model load, kernel compile or cache) and per-image\n"
-        "                     times on stderr, then each kernel program built: the layer and\n"
-        "                     variant it was for, compiled / from the cache / left to the\n"
-        "                     driver's own cache (PoCL), and its time\n"
+        "  --timing           print start-up (model load, kernel compile or cache), per-image\n"
+        "                     times (one input or --no-pipeline) and images per second on\n"
+        "                     stderr, then each kernel program built: the layer and variant\n"
+        "                     it was for, compiled / from the cache / left to the driver's\n"
+        "                     own cache (PoCL), and its time\n"
+        "  --no-pipeline      several inputs one after another; by default a decoder thread,\n"
+        "                     the device (two frames in flight) and an encoder thread overlap\n"
         "  -h, --help         this text\n\n"
         "Output files are written atomically: a failure never leaves a partial file.\n");
 }
@@ -48,64 +51,18 @@ static void stem_of(const char *path, char *out, size_t size) {
 typedef struct outputs {
     const char *seg, *overlay, *labels;
 } outputs;
-
-static int segment_one(clseg_net *net, clseg_context *ctx, const clseg_model *model, const char *in,
-                       const outputs *o, int timing) {
-    char err[1024];
-    uint8_t *rgb = NULL;
-    int width = 0, height = 0;
-    if (clseg_image_load_png(in, 0, &rgb, &width, &height, err, sizeof err) != CLSEG_OK)
-        return cli_error("%s", err);
-    int k = clseg_model_num_classes(model);
-    uint8_t *palette = malloc((size_t)k * 3);
-    const char **names = malloc((size_t)k * sizeof *names);
-    size_t plane = (size_t)width * height;
-    uint8_t *labels = malloc(plane), *colour = malloc(plane * 3);
-    uint8_t *overlay = o->overlay ? malloc(plane * 3) : NULL;
-    int rc = EXIT_OK;
-    if (!palette || !names || !labels || !colour || (o->overlay && !overlay)) {
-        rc = cli_error("%s: out of memory for a %dx%d image", in, width, height);
-        goto done;
-    }
-    for (int i = 0; i < k; i++) {
-        memcpy(palette + 3 * i, clseg_model_class_color(model, i), 3);
-        names[i] = clseg_model_class_name(model, i);
-    }
-    double t0 = clseg_now_ms();
-    clseg_status st = clseg_net_segment(net, rgb, width, height, labels);
-    if (st != CLSEG_OK) {
-        rc = cli_error("%s: %s", in, clseg_context_error(ctx));
-        goto done;
-    }
-    if (timing)
-        fprintf(stderr, "clseg: %s: %dx%d segmented in %.1f ms\n", in, width, height,
-                clseg_now_ms() - t0);
-    st = clseg_image_colorize(labels, width, height, palette, k, colour, err, sizeof err);
-    if (st == CLSEG_OK && o->seg)
-        st = clseg_image_save_png_rgb(o->seg, colour, width, height, err, sizeof err);
-    if (st == CLSEG_OK && o->labels)
-        st = clseg_image_save_png_gray(o->labels, labels, width, height, err, sizeof err);
-    if (st == CLSEG_OK && o->overlay) {
-        st = clseg_image_overlay(rgb, width, height, labels, palette, names, k, 0.5f, overlay, err,
-                                 sizeof err);
-        if (st == CLSEG_OK)
-            st = clseg_image_save_png_rgb(o->overlay, overlay, width, height, err, sizeof err);
-    }
-    if (st != CLSEG_OK) rc = cli_error("%s", err);
-done:
-    clseg_free(rgb);
-    free(palette);
-    free(names);
-    free(labels);
-    free(colour);
-    free(overlay);
-    return rc;
+/* "DIR/STEM" + suffix, allocated; NULL when out of memory. */
+static char *path_in(const char *dir, const char *stem, const char *suffix) {
+    size_t len = strlen(dir) + strlen(stem) + strlen(suffix) + 2;
+    char *p = malloc(len);
+    if (p) snprintf(p, len, "%s%s%s%s", dir, *dir ? "/" : "", stem, suffix);
+    return p;
 }
 
 int cmd_segment(int argc, char **argv) {
     const char *model_path = NULL, *device = NULL, *out_dir = NULL, *db = NULL;
     outputs single = {0};
-    int with_overlay = 0, with_labels = 0, timing = 0, c, test_flip = -1;
+    int with_overlay = 0, with_labels = 0, timing = 0, c, test_flip = -1, pipelined = 1;
     enum {
         OPT_OVERLAY = 256,
         OPT_LABELS,
@@ -114,7 +71,8 @@ int cmd_segment(int argc, char **argv) {
         OPT_WITH_LAB,
         OPT_TIMING,
         OPT_DB,
-        OPT_TEST_FLIP
+        OPT_TEST_FLIP,
+        OPT_NO_PIPELINE
     };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"device", required_argument, 0, 'd'},
@@ -127,6 +85,7 @@ int cmd_segment(int argc, char **argv) {
                                          {"timing", no_argument, 0, OPT_TIMING},
                                          {"db", required_argument, 0, OPT_DB},
                                          {"test-flip", required_argument, 0, OPT_TEST_FLIP},
+                                         {"no-pipeline", no_argument, 0, OPT_NO_PIPELINE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -162,6 +121,9 @@ int cmd_segment(int argc, char **argv) {
             break;
         case OPT_TIMING:
             timing = 1;
+            break;
+        case OPT_NO_PIPELINE:
+            pipelined = 0;
             break;
         case OPT_TEST_FLIP:
             if (!cli_parse_on_off(optarg, &test_flip))
@@ -229,35 +191,51 @@ int cmd_segment(int argc, char **argv) {
                 s.cache_load_ms);
     }
 
-    int failures = 0;
-    for (int i = 0; i < n_inputs; i++) {
-        const char *in = argv[optind + i];
-        outputs o = single;
-        char stem[512], seg[4096], ov[4096], lab[4096], def[1024];
-        stem_of(in, stem, sizeof stem);
-        if (out_dir) {
-            snprintf(seg, sizeof seg, "%s/%s_seg.png", out_dir, stem);
-            snprintf(ov, sizeof ov, "%s/%s_overlay.png", out_dir, stem);
-            snprintf(lab, sizeof lab, "%s/%s_labels.png", out_dir, stem);
-            o.seg = seg;
-            o.overlay = with_overlay ? ov : NULL;
-            o.labels = with_labels ? lab : NULL;
-        } else if (!o.seg) {
-            snprintf(def, sizeof def, "%s_seg.png", stem);
-            o.seg = def;
-        }
-        if (n_inputs > 1) fprintf(stderr, "[%d/%d] %s\n", i + 1, n_inputs, in);
-        if (segment_one(net, ctx, model, in, &o, timing) != EXIT_OK) failures++;
+    seg_job *jobs = calloc((size_t)n_inputs, sizeof *jobs);
+    char **paths = calloc((size_t)n_inputs * 3, sizeof *paths);
+    int failures = n_inputs;
+    if (!jobs || !paths) {
+        cli_error("out of memory for %d inputs", n_inputs);
+        goto done;
     }
+    for (int i = 0; i < n_inputs; i++) {
+        seg_job *job = &jobs[i];
+        char **p = &paths[3 * i], stem[1024];
+        job->in = argv[optind + i];
+        stem_of(job->in, stem, sizeof stem);
+        if (out_dir) {
+            p[0] = path_in(out_dir, stem, "_seg.png");
+            p[1] = with_overlay ? path_in(out_dir, stem, "_overlay.png") : NULL;
+            p[2] = with_labels ? path_in(out_dir, stem, "_labels.png") : NULL;
+            if (!p[0] || (with_overlay && !p[1]) || (with_labels && !p[2])) {
+                cli_error("out of memory for %d inputs", n_inputs);
+                goto done;
+            }
+            job->seg = p[0], job->overlay = p[1], job->labels_png = p[2];
+        } else {
+            job->seg = single.seg ? single.seg : (p[0] = path_in("", stem, "_seg.png"));
+            job->overlay = single.overlay;
+            job->labels_png = single.labels;
+            if (!job->seg) {
+                cli_error("out of memory");
+                goto done;
+            }
+        }
+    }
+    failures = segment_run(net, ctx, model, jobs, n_inputs, pipelined, timing);
     if (timing) {
         /* After the images: a size the net was not prepared for builds more programs. */
         fprintf(stderr, "clseg: programs (%s):\n", clseg_context_program_cache(ctx));
-        clseg_program_info p;
-        for (int i = 0; clseg_context_program_get(ctx, i, &p) == CLSEG_OK; i++)
-            fprintf(stderr, "clseg:   %-16s %-8s %6.0f ms  %s%s%s\n", p.name,
-                    program_origin_name(p.origin), p.ms, *p.reason ? p.reason : "-",
-                    *p.defines ? "  " : "", p.defines);
+        clseg_program_info pi;
+        for (int i = 0; clseg_context_program_get(ctx, i, &pi) == CLSEG_OK; i++)
+            fprintf(stderr, "clseg:   %-16s %-8s %6.0f ms  %s%s%s\n", pi.name,
+                    program_origin_name(pi.origin), pi.ms, *pi.reason ? pi.reason : "-",
+                    *pi.defines ? "  " : "", pi.defines);
     }
+done:
+    for (int i = 0; paths && i < 3 * n_inputs; i++) free(paths[i]);
+    free(paths);
+    free(jobs);
     clseg_net_free(net);
     clseg_context_free(ctx);
     clseg_model_free(model);

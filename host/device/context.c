@@ -219,6 +219,21 @@ const char *clseg_context_program_cache(const clseg_context *ctx) {
     return ctx ? ctx->program_cache : "no cache";
 }
 
+size_t ctx_kernel_max_group(const clseg_context *ctx, cl_kernel kernel) {
+    size_t max = 0;
+    if (clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max, &max,
+                                 NULL) != CL_SUCCESS ||
+        max == 0)
+        max = ctx->info.max_work_group_size;
+    return max;
+}
+
+static void kernel_name(cl_kernel kernel, char *name, size_t size) {
+    name[0] = 0;
+    clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, size, name, NULL);
+    name[size - 1] = 0;
+}
+
 clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
                      cl_uint dims, const size_t *gws, const size_t *lws) {
     for (int i = 0; i < n_args; i++) {
@@ -237,11 +252,23 @@ clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int
     cl_event ev = NULL;
     cl_int e = clEnqueueNDRangeKernel(ctx->queue, kernel, dims, NULL, g, lws, 0, NULL,
                                       ctx->on_launch ? &ev : NULL);
-    if (e != CL_SUCCESS) return ctx_cl_fail(ctx, e, "clEnqueueNDRangeKernel");
+    if (e != CL_SUCCESS) {
+        size_t items = 1;
+        for (cl_uint d = 0; lws && d < dims; d++) items *= lws[d];
+        const size_t max = ctx_kernel_max_group(ctx, kernel);
+        if ((e == CL_OUT_OF_RESOURCES || e == CL_INVALID_WORK_GROUP_SIZE) && lws && items > max) {
+            char name[128];
+            kernel_name(kernel, name, sizeof name);
+            return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
+                            "kernel %s: a work-group of %zu work-items exceeds its limit of %zu on "
+                            "%s (registers or local memory per work-group)",
+                            name, items, max, ctx->info.name);
+        }
+        return ctx_cl_fail(ctx, e, "clEnqueueNDRangeKernel");
+    }
     if (ev) {
-        char name[128] = "";
-        clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
-        name[sizeof name - 1] = 0;
+        char name[128];
+        kernel_name(kernel, name, sizeof name);
         ctx->on_launch(ctx->on_launch_user, name, ev);
         clReleaseEvent(ev);
     }

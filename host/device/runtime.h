@@ -201,8 +201,16 @@ typedef struct karg {
 #define KARG_FLOAT(v)     ((karg){sizeof(cl_float), &(cl_float){(cl_float)(v)}})
 #define KARG_LOCAL(bytes) ((karg){(bytes), NULL})
 
+/* The largest work-group this compiled kernel can run on the device (CL_KERNEL_WORK_GROUP_SIZE:
+   registers and local memory count, so it can be far below the device's maximum, e.g. 256 of
+   1024 for a register-heavy tile on NVIDIA); the device's maximum if the driver won't say. */
+size_t ctx_kernel_max_group(const clseg_context *ctx, cl_kernel kernel);
+
 /* Sets the arguments and enqueues kernel over gws (rounded up to a multiple of lws; kernels
-   bounds-check). lws may be NULL to let the driver choose. */
+   bounds-check). lws may be NULL to let the driver choose. A work-group above the kernel's own
+   limit that the driver rejects (NVIDIA: CL_OUT_OF_RESOURCES) is reported as such,
+   CLSEG_ERR_UNSUPPORTED with both sizes. Not refused beforehand: Mesa rusticl reports 32 for
+   every kernel on llvmpipe and runs 64-item groups correctly. */
 clseg_status ctx_run(clseg_context *ctx, cl_kernel kernel, const karg *args, int n_args,
                      cl_uint dims, const size_t *gws, const size_t *lws);
 #define CTX_RUN(ctx, kernel, dims, gws, lws, ...)                                                  \

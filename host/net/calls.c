@@ -76,7 +76,7 @@ clseg_status net_train_calls(const net_spec *spec, int classes, shape4 in, op_na
         op_call bwd = {.kind = f->kind == OP_CONV2D ? OP_CONV2D_BWD_DATA : OP_DECONV2D_BWD_DATA};
         if (f->kind == OP_CONV2D) {
             bwd.p.conv = f->p.conv;
-            bwd.p.conv.relu = 0;
+            bwd.p.conv.act = 0;
         } else if (f->kind == OP_DECONV2D) {
             bwd.p.deconv = f->p.deconv;
             bwd.p.deconv.relu = 0;

@@ -36,7 +36,8 @@ clseg_status net_reference_forward_observed(const clseg_model *m, const float *i
         switch (s->op) {
         case OP_CONV2D:
         case OP_DECONV2D: {
-            int cin = xs.c, cout = s->out.c;
+            int cin = s->op == OP_CONV2D ? xs.c / conv2d_groups(&s->p.conv) : xs.c;
+            int cout = s->out.c;
             st = fold_layer(m, i, cin, cout, &w, &b, err, errlen);
             if (st != CLSEG_OK) break;
             if (s->op == OP_CONV2D)
@@ -65,15 +66,27 @@ clseg_status net_reference_forward_observed(const clseg_model *m, const float *i
             ref_maxunpool(x, idx[s->pool_layer], xs, &s->p.unpool, y);
             break;
         case OP_CONCAT:
-        case OP_ADD: {
+        case OP_ADD:
+        case OP_MUL: {
             const float *b = s->in[1] == SPEC_INPUT ? input : outs[s->in[1]];
             shape4 bs = s->in[1] == SPEC_INPUT ? in : steps[s->in[1]].out;
             if (s->op == OP_CONCAT)
                 ref_concat(x, xs, b, bs, y);
-            else
+            else if (s->op == OP_ADD)
                 ref_add(x, b, xs, &s->p.add, y);
+            else
+                ref_mul(x, xs, b, bs, y);
             break;
         }
+        case OP_ACT:
+            ref_act(x, shape4_count(xs), s->p.act.act, y);
+            break;
+        case OP_GAP:
+            ref_gap(x, xs, y);
+            break;
+        case OP_RESIZE:
+            ref_resize(x, xs, &s->p.resize, y);
+            break;
         default:
             st = clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "unexpected op");
             break;

@@ -50,7 +50,7 @@ int model_expected_tensors(const net_spec *spec, const int *channels, int input_
         int cin = L->inputs[0] == SPEC_INPUT ? input_channels : channels[L->inputs[0]];
         int cout = channels[i], k = L->size;
         if (L->type == LAYER_CONV)
-            expect(out, max, &n, L->name, "weight", 4, cout, cin, k, k);
+            expect(out, max, &n, L->name, "weight", 4, cout, cin / CLSEG_MAX(L->groups, 1), k, k);
         else
             expect(out, max, &n, L->name, "weight", 4, cin, cout, k, k);
         if (L->bias) expect(out, max, &n, L->name, "bias", 1, cout, 0, 0, 0);

@@ -17,6 +17,9 @@ static void release(cl_mem *m) {
 }
 
 static void free_activations(clseg_net *net) {
+    /* OpenCL defers releasing a buffer that queued commands use; PoCL 3.1 has freed a bad pointer
+       doing so (net_free), so asynchronous frames finish first. */
+    if (net->frames_in_flight) ctx_finish(net->ctx);
     for (int i = 0; i < net->spec.n_layers; i++) {
         net->bufs[i].out = NULL;
         net->bufs[i].indices = NULL;
@@ -36,6 +39,7 @@ static void net_free(clseg_net *net) {
        them be released anyway, but PoCL 3.1 once freed a bad pointer doing so (under fault
        injection, docs/reliability.md). */
     ctx_finish(net->ctx);
+    net_frames_free(net);
     free_activations(net);
     for (int i = 0; i < net->spec.n_layers; i++) {
         release(&net->bufs[i].weight);
@@ -83,6 +87,7 @@ static clseg_status create(clseg_net **out, clseg_context *ctx, const clseg_mode
         const spec_layer *L = &net->spec.layers[i];
         if (L->type != LAYER_CONV && L->type != LAYER_DECONV) continue;
         int cin = L->inputs[0] == SPEC_INPUT ? net->channels : channels[L->inputs[0]];
+        if (L->type == LAYER_CONV) cin /= CLSEG_MAX(L->groups, 1); /* weight [cout][cin/g] */
         float *w = NULL, *b = NULL;
         st = fold_layer(model, i, cin, channels[i], &w, &b, ctx->error, sizeof ctx->error);
         if (st != CLSEG_OK) break;
@@ -432,8 +437,7 @@ clseg_status clseg_net_forward_profiled(clseg_net *net, const float *input, int 
 
 /* Test-time flip: the class scores of x and of its horizontal mirror, mirrored back and summed,
    then the argmax on the host (ties: the lowest class, as the argmax kernel). */
-static clseg_status segment_flipped(clseg_net *net, float *x, int width, int height,
-                                    uint8_t *labels) {
+clseg_status net_segment_flipped(clseg_net *net, float *x, int width, int height, uint8_t *labels) {
     const size_t plane = (size_t)width * height, k = (size_t)net->classes;
     const int last = net->spec.n_layers - 1;
     float *scores = clseg_malloc(2 * k * plane * sizeof *scores);
@@ -469,31 +473,56 @@ static clseg_status segment_flipped(clseg_net *net, float *x, int width, int hei
     return st;
 }
 
-static clseg_status segment(clseg_net *net, const uint8_t *rgb, int width, int height,
-                            uint8_t *labels) {
+clseg_status net_segment_check(clseg_net *net, const char *call, const uint8_t *rgb, int width,
+                               int height, const uint8_t *labels) {
     if (!rgb || !labels)
-        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT, "clseg_net_segment: %s is NULL",
+        return ctx_fail(net->ctx, CLSEG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", call,
                         rgb ? "labels" : "rgb");
     if (net->channels != 3)
         return ctx_fail(net->ctx, CLSEG_ERR_UNSUPPORTED,
                         "model expects %d input channels, segment() feeds RGB", net->channels);
-    clseg_status st = require_input_sized(net, "clseg_net_segment", 1, height, width);
+    return require_input_sized(net, call, 1, height, width);
+}
+
+clseg_status net_segment_enqueue(clseg_net *net, const float *x, int32_t *lab, cl_event *done) {
+    const size_t plane = (size_t)net->in_shape.h * (size_t)net->in_shape.w;
+    *done = NULL;
+    cl_int e = clEnqueueWriteBuffer(net->ctx->queue, net->input, CL_FALSE, 0, plane * 3 * sizeof *x,
+                                    x, 0, NULL, NULL);
+    if (e != CL_SUCCESS) return ctx_cl_fail(net->ctx, e, "clEnqueueWriteBuffer");
+    clseg_status st = run_layers(net, NULL);
+    if (st == CLSEG_OK) {
+        op_call c = argmax_call(net);
+        st = op_run_choice(net->ctx, &c, &net->argmax_choice);
+    }
+    if (st != CLSEG_OK) return st;
+    e = clEnqueueReadBuffer(net->ctx->queue, net->labels, CL_FALSE, 0, plane * sizeof *lab, lab, 0,
+                            NULL, done);
+    if (e == CL_SUCCESS) e = clFlush(net->ctx->queue);
+    return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(net->ctx, e, "clEnqueueReadBuffer");
+}
+
+static clseg_status segment(clseg_net *net, const uint8_t *rgb, int width, int height,
+                            uint8_t *labels) {
+    clseg_status st = net_segment_check(net, "clseg_net_segment", rgb, width, height, labels);
     if (st != CLSEG_OK) return st;
     size_t plane = (size_t)width * height;
     float *x = clseg_realloc(net->staging, plane * 3 * sizeof *x);
     if (!x) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     net->staging = x;
     net_normalize_rgb(rgb, width, height, net->mean, net->std, x);
-    if (net->test_flip) return segment_flipped(net, x, width, height, labels);
+    if (net->test_flip) return net_segment_flipped(net, x, width, height, labels);
     int32_t *lab = clseg_malloc(plane * sizeof *lab);
     if (!lab) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
-    st = ctx_write(net->ctx, net->input, 0, plane * 3 * sizeof *x, x);
-    if (st == CLSEG_OK) st = run_layers(net, NULL);
-    if (st == CLSEG_OK) {
-        op_call c = argmax_call(net);
-        st = op_run_choice(net->ctx, &c, &net->argmax_choice);
+    cl_event done;
+    st = net_segment_enqueue(net, x, lab, &done);
+    if (done) {
+        cl_int e = clWaitForEvents(1, &done);
+        clReleaseEvent(done);
+        if (st == CLSEG_OK && e != CL_SUCCESS) st = ctx_cl_fail(net->ctx, e, "clWaitForEvents");
+    } else if (st != CLSEG_OK) {
+        ctx_finish(net->ctx); /* nothing may still write into lab */
     }
-    if (st == CLSEG_OK) st = ctx_read(net->ctx, net->labels, 0, plane * sizeof *lab, lab);
     if (st == CLSEG_OK)
         for (size_t i = 0; i < plane; i++) labels[i] = (uint8_t)lab[i];
     free(lab);

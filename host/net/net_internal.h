@@ -7,6 +7,16 @@
 #include "memplan.h"
 #include "plan.h"
 
+/* A frame of clseg_net_segment_async on its way (segment_async.c). */
+typedef struct net_frame {
+    float *x;        /* its normalised input, until the upload completes */
+    int32_t *lab;    /* the labels read back */
+    uint8_t *labels; /* the caller's buffer, filled by clseg_net_wait */
+    size_t plane;
+    cl_event done; /* the read's event; NULL when the frame was finished at submit */
+} net_frame;
+#define NET_MAX_IN_FLIGHT 2
+
 struct clseg_net {
     clseg_context *ctx;
     net_spec spec;
@@ -31,6 +41,8 @@ struct clseg_net {
     uint64_t activation_bytes; /* input, labels and slots */
     float *staging;            /* host copy of the normalised input for segment() */
     int test_flip;             /* segment() averages the image and its mirror (spec test_flip) */
+    net_frame frames[NET_MAX_IN_FLIGHT]; /* ring of frames in flight, oldest at frame_head */
+    int frame_head, frames_in_flight;
 };
 
 /* The functions below expect the context's lock held (they are what the public calls run under
@@ -42,6 +54,20 @@ clseg_status net_prepare(clseg_net *net, int n, int height, int width);
 
 /* Layer i's forward call on the net's buffers for the current input size. */
 op_call net_step_call(const clseg_net *net, int i);
+
+/* The checks clseg_net_segment makes (named `call` in messages), then prepares the net for a
+   width x height image. */
+clseg_status net_segment_check(clseg_net *net, const char *call, const uint8_t *rgb, int width,
+                               int height, const uint8_t *labels);
+/* Enqueues a segmentation of the normalised image x (3 planes of the prepared size) without
+   waiting: upload, layers, argmax and a read of the labels into lab; *done is the read's event
+   (NULL on failure). x and lab must stay valid until it completes. */
+clseg_status net_segment_enqueue(clseg_net *net, const float *x, int32_t *lab, cl_event *done);
+/* The test-time-flip segmentation of the normalised image x (mirrored in place), synchronous. */
+clseg_status net_segment_flipped(clseg_net *net, float *x, int width, int height, uint8_t *labels);
+
+/* Waits for every frame in flight and frees their buffers (before the net goes). */
+void net_frames_free(clseg_net *net);
 
 /* clseg_net_layer_info without the lock. */
 clseg_status net_layer_info(const clseg_net *net, int i, clseg_layer_info *out);

@@ -190,6 +190,8 @@ static clseg_status conv_node(exporter *ex, const clseg_model *m, int i, const s
     const spec_layer *L = &m->spec.layers[i];
     shape4 x = src_shape(shapes, in, L, 0), y = shapes[i];
     float *w = NULL, *b = NULL;
+    const int g = L->type == LAYER_CONV ? CLSEG_MAX(L->groups, 1) : 1;
+    x.c /= g; /* a grouped conv's weight is [cout][cin / groups][k][k] */
     clseg_status st = fold_layer(m, i, x.c, y.c, &w, &b, err, errlen);
     if (st != CLSEG_OK) return st;
     own(ex, w), own(ex, b);
@@ -207,6 +209,8 @@ static clseg_status conv_node(exporter *ex, const clseg_model *m, int i, const s
     attr_ints(ex, n, "kernel_shape", 2, L->size, L->size);
     attr_ints(ex, n, "strides", 2, L->stride, L->stride);
     attr_ints(ex, n, "pads", 4, L->pad, L->pad);
+    if (g > 1) attr_int(ex, n, "group", g);
+    if (L->dilation > 1) attr_ints(ex, n, "dilations", 2, L->dilation, L->dilation);
     if (deconv) {
         /* output_padding as the spec's or, with `match`, what gives that layer's size here */
         int op_h = y.h - ((x.h - 1) * L->stride - 2 * L->pad + L->size);
@@ -306,6 +310,10 @@ static clseg_status build(exporter *ex, const clseg_model *m, int width, int hei
         if (L->type == LAYER_UNPOOL)
             snprintf(ex->indices[L->pool_layer], sizeof ex->indices[0], "%s_indices",
                      spec->layers[L->pool_layer].name);
+        if (L->act > ACT_RELU)
+            return clseg_fail(err, errlen, CLSEG_ERR_UNSUPPORTED,
+                              "layer %s: activation %s is not exported", L->name,
+                              act_kind_name(L->act));
         if ((L->type == LAYER_MAXPOOL || L->type == LAYER_AVGPOOL) && L->pad)
             return clseg_fail(err, errlen, CLSEG_ERR_UNSUPPORTED,
                               "layer %s: padded pooling is not exported", L->name);

@@ -31,10 +31,19 @@ typedef struct value {
     size_t count;
     float *f;
     int64_t *i;
+    /* Where each of the first MAX_DIMS elements of a V_CONST came from when it was folded from
+       the Shape of an activation: PROV(value index, dimension), 0 = elsewhere. A Resize whose
+       height and width are a layer's resizes to that layer's size at any input size (spec
+       `output_size`). */
+    int prov[MAX_DIMS];
     /* V_ACT / V_INDICES: the producing layer (SPEC_INPUT = the network input) and the shape */
     int layer;
     shape4 shape;
 } value;
+
+#define PROV(v, d)    (((v) + 1) * MAX_DIMS + (d))
+#define PROV_VALUE(p) ((p) / MAX_DIMS - 1)
+#define PROV_DIM(p)   ((p) % MAX_DIMS)
 
 /* What the importer keeps about each layer beside its spec_layer. */
 typedef struct layer_src {
@@ -464,6 +473,7 @@ static clseg_status add_layer(importer *im, layer_type type, value *const *in, i
     for (int i = 0; i < n_in; i++) l->inputs[i] = in[i]->layer;
     l->match = SPEC_MATCH_NONE;
     l->pool_layer = -1;
+    l->groups = l->dilation = 1;
     s->shape = shape;
     s->node = im->node->name;
     s->type = im->node->op_type;
@@ -529,12 +539,12 @@ static clseg_status need_float_const(importer *im, const value *v, const char *w
 }
 
 /* kernel_shape / strides / pads / dilations of a 2-D Conv, ConvTranspose or pool: square kernel,
-   equal strides, the same padding on every side, no dilation. */
+   equal strides, the same padding on every side, equal dilations (a Conv's only). */
 typedef struct window {
-    int k, stride, pad;
+    int k, stride, pad, dil;
 } window;
 
-static clseg_status window_attrs(importer *im, int kernel_from_weight, window *w) {
+static clseg_status window_attrs(importer *im, int kernel_from_weight, int dilation_ok, window *w) {
     const Onnx__NodeProto *n = im->node;
     int64_t ks[2], st[2], pads[4], dil[2];
     if (!attr_ints(n, "kernel_shape", 2, kernel_from_weight, ks) ||
@@ -551,7 +561,12 @@ static clseg_status window_attrs(importer *im, int kernel_from_weight, window *w
     if (st[0] != st[1])
         return unsup(im, "strides %lldx%lld differ (not supported yet)", (long long)st[0],
                      (long long)st[1]);
-    if (dil[0] != 1 || dil[1] != 1) return unsup(im, "dilated windows are not supported yet");
+    if ((dil[0] != 1 || dil[1] != 1) && !dilation_ok)
+        return unsup(im, "dilated windows are not supported yet");
+    if (dil[0] != dil[1] || dil[0] < 1 || dil[0] > 16)
+        return unsup(im, "dilations %lldx%lld: clseg takes equal dilations 1..16",
+                     (long long)dil[0], (long long)dil[1]);
+    const int64_t extent = (ks[0] - 1) * dil[0] + 1; /* the dilated window */
     if (pads[0] != pads[1] || pads[0] != pads[2] || pads[0] != pads[3])
         return unsup(im,
                      "pads %lld,%lld,%lld,%lld are not the same on every side (not supported "
@@ -563,11 +578,12 @@ static clseg_status window_attrs(importer *im, int kernel_from_weight, window *w
     if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
         return unsup(im, "auto_pad %s is not supported (export with explicit pads)", ap);
     if (!strcmp(ap, "VALID")) pads[0] = 0;
-    if (ks[0] > 15 || st[0] < 1 || st[0] > 8 || pads[0] < 0 || pads[0] >= ks[0])
+    if (ks[0] > 15 || st[0] < 1 || st[0] > 8 || pads[0] < 0 || pads[0] >= extent || pads[0] > 14)
         return unsup(im,
                      "kernel %lld, stride %lld, pad %lld: clseg takes kernels 1..15, strides "
-                     "1..8 and pads below the kernel size",
+                     "1..8 and pads below the (dilated) kernel size, up to 14",
                      (long long)ks[0], (long long)st[0], (long long)pads[0]);
+    w->dil = (int)dil[0];
     w->k = (int)ks[0];
     w->stride = (int)st[0];
     w->pad = (int)pads[0];
@@ -580,18 +596,21 @@ static clseg_status map_conv(importer *im, int transposed) {
     if ((st = input(im, 0, &x)) || (st = input(im, 1, &w)) || (st = input(im, 2, &b))) return st;
     if ((st = need_act(im, x, "data")) || (st = need_float_const(im, w, "weight", 4))) return st;
     if (b && (st = need_float_const(im, b, "bias", 1))) return st;
-    if (attr_int(im->node, "group", 1) != 1)
-        return unsup(im, "group %lld: grouped and depthwise convolutions are not supported yet",
-                     (long long)attr_int(im->node, "group", 1));
+    const int64_t group = attr_int(im->node, "group", 1);
+    if (group != 1 && (transposed || group < 1 || group > 4096))
+        return unsup(im, "group %lld: grouped %s are not supported", (long long)group,
+                     transposed ? "transposed convolutions" : "convolutions beyond 4096 groups");
     if (w->dims[2] != w->dims[3])
         return unsup(im, "kernel %lldx%lld is not square (not supported yet)",
                      (long long)w->dims[2], (long long)w->dims[3]);
     if (w->dims[2] < 1 || w->dims[2] > 15)
         return unsup(im, "kernel %lld (clseg: 1..15)", (long long)w->dims[2]);
     window win;
-    if ((st = window_attrs(im, (int)w->dims[2], &win))) return st;
-    int64_t cin = transposed ? w->dims[0] : w->dims[1];
+    if ((st = window_attrs(im, (int)w->dims[2], !transposed, &win))) return st;
+    int64_t cin = transposed ? w->dims[0] : w->dims[1] * group;
     int64_t cout = transposed ? w->dims[1] : w->dims[0];
+    if (cout % group)
+        return bad(im, "%lld output channels in %lld groups", (long long)cout, (long long)group);
     if (cin != x->shape.c)
         return bad(im, "the weight has %lld input channels, the input %d", (long long)cin,
                    x->shape.c);
@@ -615,10 +634,11 @@ static clseg_status map_conv(importer *im, int transposed) {
         s.h = (x->shape.h - 1) * win.stride - 2 * win.pad + win.k + (int)op[0];
         s.w = (x->shape.w - 1) * win.stride - 2 * win.pad + win.k + (int)op[1];
     } else {
-        if (x->shape.h + 2 * win.pad < win.k || x->shape.w + 2 * win.pad < win.k)
+        const int ke = (win.k - 1) * win.dil + 1;
+        if (x->shape.h + 2 * win.pad < ke || x->shape.w + 2 * win.pad < ke)
             return unsup(im, "the %dx%d input is smaller than the kernel", x->shape.h, x->shape.w);
-        s.h = (x->shape.h + 2 * win.pad - win.k) / win.stride + 1;
-        s.w = (x->shape.w + 2 * win.pad - win.k) / win.stride + 1;
+        s.h = (x->shape.h + 2 * win.pad - ke) / win.stride + 1;
+        s.w = (x->shape.w + 2 * win.pad - ke) / win.stride + 1;
     }
     if (s.h < 1 || s.w < 1) return unsup(im, "the output would be empty");
     if ((st = output(im, 0, &y))) return st;
@@ -632,6 +652,8 @@ static clseg_status map_conv(importer *im, int transposed) {
     L->bn_eps = 1e-5f;
     L->out_pad_h = (int)op[0];
     L->out_pad_w = (int)op[1];
+    L->groups = (int)group;
+    L->dilation = win.dil;
     im->src[im->nl - 1].tensor[0] = w;
     im->src[im->nl - 1].tensor[1] = b;
     return CLSEG_OK;
@@ -697,7 +719,7 @@ static clseg_status map_batchnorm(importer *im, int unused) {
                        (long long)p[k]->dims[0], x->shape.c);
     spec_layer *L = fusable(im, x);
     if (!L || (L->type != LAYER_CONV && L->type != LAYER_DECONV) || L->batchnorm ||
-        L->act != ACT_LINEAR)
+        L->act != ACT_NONE)
         return unsup(im, "a BatchNormalization is supported only right after a Conv or "
                          "ConvTranspose whose output nothing else reads (standalone "
                          "BatchNormalization is not supported yet)");
@@ -707,19 +729,65 @@ static clseg_status map_batchnorm(importer *im, int unused) {
     return fuse_output(im, L);
 }
 
-static clseg_status map_relu(importer *im, int unused) {
-    (void)unused;
-    value *x;
+/* Relu, Clip(0, 6), HardSwish, HardSigmoid (PyTorch's alpha 1/6, beta 1/2) and Sigmoid: fused
+   into the layer before when nothing else reads its output (a conv takes every one, a
+   ConvTranspose and an Add only Relu), else an [act] layer. `arg` is the act_kind; Clip and
+   HardSigmoid check their parameters here. */
+static clseg_status map_act(importer *im, int act) {
+    value *x, *y;
     clseg_status st;
     if ((st = input(im, 0, &x)) || (st = need_act(im, x, "data"))) return st;
+    if (act == ACT_RELU6) { /* Clip: min / max as attributes (opset < 11) or inputs */
+        float lim[2] = {-INFINITY, INFINITY};
+        if (im->opset < 11) {
+            lim[0] = attr_float(im->node, "min", -INFINITY);
+            lim[1] = attr_float(im->node, "max", INFINITY);
+        } else {
+            for (int k = 0; k < 2; k++) {
+                value *v;
+                if ((st = input(im, (size_t)k + 1, &v))) return st;
+                if (!v) continue;
+                if (v->kind != V_CONST || v->count != 1)
+                    return unsup(im, "its %s must be a constant scalar", k ? "max" : "min");
+                lim[k] = (float)const_at(v, 0);
+            }
+        }
+        if (lim[0] == 0.0f && lim[1] == INFINITY)
+            act = ACT_RELU;
+        else if (lim[0] != 0.0f || lim[1] != 6.0f)
+            return unsup(im, "Clip(%g, %g): only Clip(0, 6) (ReLU6) and Clip(0) are supported",
+                         (double)lim[0], (double)lim[1]);
+    }
+    if (act == ACT_HARDSIGMOID) {
+        const float a = attr_float(im->node, "alpha", 0.2f), b = attr_float(im->node, "beta", 0.5f);
+        if (fabsf(a - 1.0f / 6.0f) > 1e-6f || b != 0.5f)
+            return unsup(im,
+                         "HardSigmoid alpha %g, beta %g: only PyTorch's alpha 1/6, beta 0.5 is "
+                         "supported",
+                         (double)a, (double)b);
+    }
     spec_layer *L = fusable(im, x);
-    if (!L || (L->type != LAYER_CONV && L->type != LAYER_DECONV && L->type != LAYER_ADD) ||
-        L->act != ACT_LINEAR)
-        return unsup(im, "a Relu is supported only right after a Conv, ConvTranspose, "
-                         "BatchNormalization or Add whose output nothing else reads (a "
-                         "standalone Relu is not supported yet)");
-    L->act = ACT_RELU;
-    return fuse_output(im, L);
+    if (L && L->act == ACT_NONE &&
+        (L->type == LAYER_CONV ||
+         (act == ACT_RELU && (L->type == LAYER_DECONV || L->type == LAYER_ADD)))) {
+        L->act = act;
+        return fuse_output(im, L);
+    }
+    if ((st = output(im, 0, &y)) || (st = add_layer(im, LAYER_ACT, &x, 1, x->shape, y, &L)))
+        return st;
+    L->act = act;
+    return CLSEG_OK;
+}
+
+static clseg_status map_gap(importer *im, int unused) {
+    (void)unused;
+    value *x, *y;
+    clseg_status st;
+    if ((st = input(im, 0, &x)) || (st = need_act(im, x, "data"))) return st;
+    shape4 s = {x->shape.n, x->shape.c, 1, 1};
+    spec_layer *L;
+    if ((st = output(im, 0, &y))) return st;
+    return add_layer(im, LAYER_GAP, &x, 1, s, y, &L);
 }
 
 static clseg_status map_pool(importer *im, int is_max) {
@@ -727,7 +795,7 @@ static clseg_status map_pool(importer *im, int is_max) {
     clseg_status st;
     if ((st = input(im, 0, &x)) || (st = need_act(im, x, "data"))) return st;
     window win;
-    if ((st = window_attrs(im, 0, &win))) return st;
+    if ((st = window_attrs(im, 0, 0, &win))) return st;
     if (win.pad) return unsup(im, "padded pooling is not supported yet");
     if (attr_int(im->node, "storage_order", 0) != 0)
         return unsup(im, "storage_order 1 is not supported");
@@ -774,7 +842,7 @@ static clseg_status map_unpool(importer *im, int unused) {
         return unsup(im, "its indices must be the second output of a MaxPool");
     const spec_layer *P = &im->layers[idx->layer];
     window win;
-    if ((st = window_attrs(im, 0, &win))) return st;
+    if ((st = window_attrs(im, 0, 0, &win))) return st;
     if (win.k != P->size || win.stride != P->stride || win.pad)
         return unsup(im, "kernel %d, stride %d, pad %d differ from its MaxPool's %d, %d, 0", win.k,
                      win.stride, win.pad, P->size, P->stride);
@@ -910,39 +978,78 @@ static clseg_status map_resize(importer *im, int is_upsample) {
         for (int a = 0; a < 4; a++) out_dim[a] = (int64_t)floor((double)in_dim[a] * scale[a]);
     if (out_dim[0] != in_dim[0] || out_dim[1] != in_dim[1])
         return unsup(im, "only the height and width may be resized");
-    int64_t f = out_dim[2] / CLSEG_MAX(in_dim[2], 1);
-    if (f < 1 || out_dim[2] != in_dim[2] * f || out_dim[3] != in_dim[3] * f)
-        return unsup(im,
-                     "resizing %lldx%lld to %lldx%lld is not by one integer factor (clseg "
-                     "upsamples by an integer factor)",
-                     (long long)in_dim[2], (long long)in_dim[3], (long long)out_dim[2],
-                     (long long)out_dim[3]);
-    if (f > 16) return unsup(im, "factor %lld is above clseg's 16", (long long)f);
-    if (f == 1) return alias(im, x);
-    if (bilinear) {
-        if (is_upsample || (strcmp(ctm, "half_pixel") && strcmp(ctm, "pytorch_half_pixel")))
-            return unsup(im,
-                         "linear resizing with coordinate_transformation_mode '%s' is not "
-                         "supported (half_pixel and pytorch_half_pixel are)",
-                         is_upsample ? "asymmetric" : ctm);
-    } else {
-        /* clseg's nearest reads floor(x / f); check that ONNX's rule reads the same pixels. */
-        for (int a = 2; a < 4; a++)
-            for (int64_t o = 0; o < out_dim[a]; o++)
-                if (nearest_source(ctm, nmode, o, in_dim[a], out_dim[a], scale[a]) != o / f)
-                    return unsup(im,
-                                 "nearest resizing with coordinate_transformation_mode '%s' "
-                                 "and nearest_mode '%s' reads other pixels than clseg's "
-                                 "(floor(x / factor))",
-                                 ctm, nmode);
+    if (attr_int(n, "antialias", 0) != 0) return unsup(im, "antialiased resizing is not supported");
+    static const char *const coords[RESIZE_COORD_COUNT] = {
+        "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"};
+    static const char *const rounds[RESIZE_ROUND_COUNT] = {"round_prefer_floor",
+                                                           "round_prefer_ceil", "floor", "ceil"};
+    int coord = -1, round = -1;
+    if (bilinear && is_upsample) snprintf(ctm, sizeof ctm, "asymmetric"); /* Upsample's rule */
+    for (int k = 0; k < RESIZE_COORD_COUNT; k++)
+        if (!strcmp(ctm, coords[k])) coord = k;
+    for (int k = 0; k < RESIZE_ROUND_COUNT; k++)
+        if (!strcmp(nmode, rounds[k])) round = k;
+    if (coord < 0) return unsup(im, "coordinate_transformation_mode '%s' is not supported", ctm);
+    if (round < 0) return unsup(im, "nearest_mode '%s' is not supported", nmode);
+    /* Sizes read off a layer's (or the input's) shape: resize to that layer's size at any input
+       size. */
+    const value *like = NULL;
+    if (sizes && sizes->count == (size_t)n_axes) {
+        int ph = 0, pw = 0;
+        for (int a = 0; a < n_axes && a < MAX_DIMS; a++) {
+            if (axes[a] == 2) ph = sizes->prov[a];
+            if (axes[a] == 3) pw = sizes->prov[a];
+        }
+        if (ph && pw && PROV_VALUE(ph) == PROV_VALUE(pw) && PROV_DIM(ph) == 2 && PROV_DIM(pw) == 3)
+            like = &im->v[PROV_VALUE(ph)];
     }
+    if (like && (like->kind != V_ACT || like->shape.h != out_dim[2] || like->shape.w != out_dim[3]))
+        like = NULL;
+    /* Whether nearest reads the pixels floor(x / f) does (identity for f = 1). */
+    int64_t f = out_dim[2] / CLSEG_MAX(in_dim[2], 1);
+    int by_factor = f >= 1 && f <= 16 && out_dim[2] == in_dim[2] * f && out_dim[3] == in_dim[3] * f;
+    if (by_factor && !bilinear) {
+        for (int a = 2; a < 4 && by_factor; a++)
+            for (int64_t o = 0; o < out_dim[a] && by_factor; o++)
+                by_factor = nearest_source(ctm, nmode, o, in_dim[a], out_dim[a], scale[a]) == o / f;
+    } else if (by_factor) {
+        /* clseg's [upsample] bilinear is half_pixel (pytorch_half_pixel for outputs > 1) */
+        by_factor = f == 1 || coord == RESIZE_HALF_PIXEL || coord == RESIZE_PYTORCH_HALF_PIXEL;
+    }
+    if (by_factor && (f == 1 || !like)) {
+        if (f == 1) return alias(im, x);
+        value *y;
+        if ((st = output(im, 0, &y))) return st;
+        shape4 s = {x->shape.n, x->shape.c, (int)out_dim[2], (int)out_dim[3]};
+        spec_layer *L = NULL;
+        if ((st = add_layer(im, LAYER_UPSAMPLE, &x, 1, s, y, &L))) return st;
+        L->factor = (int)f;
+        L->bilinear = bilinear;
+        return CLSEG_OK;
+    }
+    if (out_dim[2] < 1 || out_dim[3] < 1 || out_dim[2] > CLSEG_MAX_DIM ||
+        out_dim[3] > CLSEG_MAX_DIM)
+        return unsup(im, "an output of %lldx%lld", (long long)out_dim[2], (long long)out_dim[3]);
     value *y;
     if ((st = output(im, 0, &y))) return st;
     shape4 s = {x->shape.n, x->shape.c, (int)out_dim[2], (int)out_dim[3]};
     spec_layer *L = NULL;
-    if ((st = add_layer(im, LAYER_UPSAMPLE, &x, 1, s, y, &L))) return st;
-    L->factor = (int)f;
+    if ((st = add_layer(im, LAYER_RESIZE, &x, 1, s, y, &L))) return st;
     L->bilinear = bilinear;
+    L->coord = coord;
+    L->round = bilinear ? 0 : round;
+    if (like) {
+        L->match = like->layer;
+    } else if (sizes && sizes->count) {
+        L->out_h = (int)out_dim[2];
+        L->out_w = (int)out_dim[3];
+    } else {
+        if (!(scale[2] >= 1.0 / 1024 && scale[2] <= 1024 && scale[3] >= 1.0 / 1024 &&
+              scale[3] <= 1024))
+            return unsup(im, "scales %g, %g (clseg: 1/1024 .. 1024)", scale[2], scale[3]);
+        L->scale_h = (float)scale[2];
+        L->scale_w = (float)scale[3];
+    }
     return CLSEG_OK;
 }
 
@@ -969,6 +1076,10 @@ static clseg_status fold_concat(importer *im, value *const *in, int n_in, int64_
     clseg_status st = output(im, 0, &y);
     if (st == CLSEG_OK) st = make_const(im, y, is_float, nd, dims);
     if (st != CLSEG_OK) return st;
+    if (nd == 1) /* provenance of the elements, in order */
+        for (int k = 0, at = 0; k < n_in; k++)
+            for (size_t e = 0; e < in[k]->count; e++, at++)
+                if (at < MAX_DIMS && e < MAX_DIMS) y->prov[at] = in[k]->prov[e];
     size_t outer = 1, pos = 0;
     for (int d = 0; d < axis; d++) outer *= (size_t)dims[d];
     for (size_t o = 0; o < outer; o++)
@@ -1065,10 +1176,45 @@ static clseg_status map_binary(importer *im, int op) {
     if ((st = input(im, 0, &a)) || (st = input(im, 1, &b))) return st;
     if (!a || !b) return bad(im, "two inputs needed");
     if (a->kind == V_CONST && b->kind == V_CONST) return fold_binary(im, a, b, (char)op);
+    if (op == '*' && a->kind == V_ACT && b->kind == V_ACT) {
+        /* x * HardSigmoid(x) right after a conv, PyTorch's HardSwish before opset 14: the
+           [act] layer just made for the HardSigmoid is dropped and the conv takes hardswish */
+        for (int k = 0; k < 2; k++) {
+            const value *s = k ? a : b, *v = k ? b : a;
+            if (s->layer != im->nl - 1 || v->layer < 0 || s->layer < 0) continue;
+            const spec_layer *A = &im->layers[s->layer];
+            spec_layer *C = &im->layers[v->layer];
+            if (A->type != LAYER_ACT || A->act != ACT_HARDSIGMOID || A->inputs[0] != v->layer ||
+                C->type != LAYER_CONV || C->act != ACT_NONE ||
+                im->src[v->layer].out_value != (int)(v - im->v) || data_uses(im, v->name) != 2 ||
+                data_uses(im, s->name) != 1)
+                continue;
+            note_node(&im->src[v->layer], im->src[s->layer].node);
+            im->nl--;
+            C->act = ACT_HARDSWISH;
+            return fuse_output(im, C);
+        }
+        /* squeeze-excite: x * s, s one value per channel (either operand) */
+        if (a->shape.h * a->shape.w == 1 && b->shape.h * b->shape.w != 1) {
+            value *t = a;
+            a = b, b = t;
+        }
+        const shape4 as = a->shape, bs = b->shape;
+        if (as.n != bs.n || as.c != bs.c ||
+            !((bs.h == 1 && bs.w == 1) || (bs.h == as.h && bs.w == as.w)))
+            return unsup(im,
+                         "Mul of %dx%dx%dx%d and %dx%dx%dx%d: clseg multiplies equal shapes "
+                         "or broadcasts one value per channel",
+                         as.n, as.c, as.h, as.w, bs.n, bs.c, bs.h, bs.w);
+        value *y, *pair[2] = {a, b};
+        if ((st = output(im, 0, &y))) return st;
+        spec_layer *L = NULL;
+        return add_layer(im, LAYER_MUL, pair, 2, as, y, &L);
+    }
     if (op != '+' || a->kind != V_ACT || b->kind != V_ACT)
         return unsup(im,
-                     "only the sum of two activations is supported (an operand '%s' is a "
-                     "constant: not supported yet)",
+                     "only the sum or product of two activations is supported (an operand "
+                     "'%s' is a constant: not supported yet)",
                      a->kind == V_CONST ? a->name : b->name);
     if (memcmp(&a->shape, &b->shape, sizeof a->shape))
         return unsup(im, "broadcasting (%dx%dx%dx%d + %dx%dx%dx%d) is not supported yet",
@@ -1138,6 +1284,8 @@ static clseg_status map_shape(importer *im, int unused) {
     int64_t len = end - start;
     if ((st = output(im, 0, &y)) || (st = make_const(im, y, 0, 1, &len))) return st;
     for (int64_t k = 0; k < len; k++) y->i[k] = d[start + k];
+    for (int64_t k = 0; x->kind == V_ACT && k < len && k < MAX_DIMS; k++)
+        y->prov[k] = PROV((int)(x - im->v), (int)(start + k));
     return CLSEG_OK;
 }
 
@@ -1173,6 +1321,7 @@ static clseg_status map_gather(importer *im, int unused) {
                     y->f[pos] = data->f[from];
                 else
                     y->i[pos] = data->i[from];
+                if (pos < MAX_DIMS && from < MAX_DIMS) y->prov[pos] = data->prov[from];
             }
         }
     return CLSEG_OK;
@@ -1210,11 +1359,13 @@ static clseg_status map_slice(importer *im, int unused) {
     for (int64_t k = start; step > 0 ? k < end : k > end; k += step) n++;
     if ((st = output(im, 0, &y)) || (st = make_const(im, y, data->is_float, 1, &n))) return st;
     int64_t pos = 0;
-    for (int64_t k = start; step > 0 ? k < end : k > end; k += step, pos++)
+    for (int64_t k = start; step > 0 ? k < end : k > end; k += step, pos++) {
         if (y->is_float)
             y->f[pos] = data->f[k];
         else
             y->i[pos] = data->i[k];
+        if (pos < MAX_DIMS && k < MAX_DIMS) y->prov[pos] = data->prov[k];
+    }
     return CLSEG_OK;
 }
 
@@ -1257,6 +1408,7 @@ static clseg_status map_squeeze(importer *im, int unsqueeze) {
         }
     }
     if ((st = output(im, 0, &y)) || (st = make_const(im, y, x->is_float, nd, dims))) return st;
+    memcpy(y->prov, x->prov, sizeof y->prov);
     if (x->is_float)
         memcpy(y->f, x->f, x->count * sizeof *y->f);
     else
@@ -1280,6 +1432,7 @@ static clseg_status map_cast(importer *im, int unused) {
         return unsup(im, "only Cast of constants (shape arithmetic) is supported");
     int to_float = is_float_type(attr_int(im->node, "to", 1));
     if ((st = output(im, 0, &y)) || (st = make_const(im, y, to_float, x->ndim, x->dims))) return st;
+    memcpy(y->prov, x->prov, sizeof y->prov);
     for (size_t k = 0; k < x->count; k++) {
         double v = const_at(x, k);
         if (to_float) {
@@ -1383,7 +1536,12 @@ static const struct {
     {"Conv", map_conv, 0},
     {"ConvTranspose", map_conv, 1},
     {"BatchNormalization", map_batchnorm, 0},
-    {"Relu", map_relu, 0},
+    {"Relu", map_act, ACT_RELU},
+    {"Clip", map_act, ACT_RELU6},
+    {"HardSwish", map_act, ACT_HARDSWISH},
+    {"HardSigmoid", map_act, ACT_HARDSIGMOID},
+    {"Sigmoid", map_act, ACT_SIGMOID},
+    {"GlobalAveragePool", map_gap, 0},
     {"MaxPool", map_pool, 1},
     {"AveragePool", map_pool, 0},
     {"MaxUnpool", map_unpool, 0},
@@ -1518,8 +1676,30 @@ static clseg_status write_spec(importer *im, const Onnx__ModelProto *m, char **o
               L->stride, L->pad, L->bias);
             if (L->batchnorm) P("batchnorm = 1\nbn_eps = %.9g\n", (double)L->bn_eps);
             if (L->type == LAYER_DECONV) P("output_padding = %d, %d\n", L->out_pad_h, L->out_pad_w);
-            P("activation = %s\n", L->act == ACT_RELU ? "relu" : "linear");
+            if (L->groups > 1) P("groups = %d\n", L->groups);
+            if (L->dilation > 1) P("dilation = %d\n", L->dilation);
+            P("activation = %s\n", L->act ? act_kind_name(L->act) : "linear");
             break;
+        case LAYER_ACT:
+            P("activation = %s\n", act_kind_name(L->act));
+            break;
+        case LAYER_RESIZE: {
+            static const char *const coords[RESIZE_COORD_COUNT] = {
+                "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                "tf_half_pixel_for_nn"};
+            static const char *const rounds[RESIZE_ROUND_COUNT] = {
+                "round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+            if (L->match != SPEC_MATCH_NONE)
+                P("output_size = %s\n",
+                  L->match == SPEC_INPUT ? "data" : im->layers[L->match].name);
+            else if (L->out_h > 0)
+                P("size = %d, %d\n", L->out_h, L->out_w);
+            else
+                P("scale = %.9g, %.9g\n", (double)L->scale_h, (double)L->scale_w);
+            P("mode = %s\ncoord = %s\n", L->bilinear ? "bilinear" : "nearest", coords[L->coord]);
+            if (!L->bilinear) P("nearest_mode = %s\n", rounds[L->round]);
+            break;
+        }
         case LAYER_MAXPOOL:
         case LAYER_AVGPOOL:
             P("size = %d\nstride = %d\nceil = %d\n", L->size, L->stride, L->ceil_mode);

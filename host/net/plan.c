@@ -75,8 +75,8 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
         switch (L->type) {
         case LAYER_CONV:
             s->op = OP_CONV2D;
-            s->p.conv =
-                (conv2d_params){x.c, shapes[i].c, L->size, L->stride, L->pad, L->act == ACT_RELU};
+            s->p.conv = (conv2d_params){x.c,    shapes[i].c, L->size,   L->stride,
+                                        L->pad, L->act,      L->groups, L->dilation};
             break;
         case LAYER_DECONV: {
             s->op = OP_DECONV2D;
@@ -112,6 +112,20 @@ clseg_status net_plan(const net_spec *spec, int classes, shape4 in, layer_step *
         case LAYER_ADD:
             s->op = OP_ADD;
             s->p.add = (add_params){L->act == ACT_RELU};
+            break;
+        case LAYER_ACT:
+            s->op = OP_ACT;
+            s->p.act = (act_params){L->act};
+            break;
+        case LAYER_GAP:
+            s->op = OP_GAP;
+            break;
+        case LAYER_MUL:
+            s->op = OP_MUL;
+            break;
+        case LAYER_RESIZE:
+            s->op = OP_RESIZE;
+            spec_resize_params(spec, L, in, shapes, x, &s->p.resize);
             break;
         default:
             return clseg_fail(err, errlen, CLSEG_ERR_INTERNAL, "layer %s: unknown type", L->name);

@@ -12,7 +12,8 @@
 static const char *const type_names[LAYER_TYPE_COUNT] = {
     [LAYER_CONV] = "conv",       [LAYER_DECONV] = "deconv",     [LAYER_MAXPOOL] = "maxpool",
     [LAYER_AVGPOOL] = "avgpool", [LAYER_UPSAMPLE] = "upsample", [LAYER_UNPOOL] = "unpool",
-    [LAYER_CONCAT] = "concat",   [LAYER_ADD] = "add",
+    [LAYER_CONCAT] = "concat",   [LAYER_ADD] = "add",           [LAYER_ACT] = "act",
+    [LAYER_GAP] = "gap",         [LAYER_MUL] = "mul",           [LAYER_RESIZE] = "resize",
 };
 _Static_assert(CLSEG_ARRAY_LEN(type_names) == LAYER_TYPE_COUNT, "layer type name table");
 
@@ -43,6 +44,11 @@ typedef enum spec_key {
     KEY_MODE,
     KEY_POOL,
     KEY_TEST_FLIP,
+    KEY_GROUPS,
+    KEY_DILATION,
+    KEY_SCALE,
+    KEY_COORD,
+    KEY_NEAREST_MODE,
     KEY_COUNT
 } spec_key;
 
@@ -66,6 +72,11 @@ static const char *const key_names[KEY_COUNT] = {
     [KEY_FACTOR] = "factor",
     [KEY_MODE] = "mode",
     [KEY_POOL] = "pool",
+    [KEY_GROUPS] = "groups",
+    [KEY_DILATION] = "dilation",
+    [KEY_SCALE] = "scale",
+    [KEY_COORD] = "coord",
+    [KEY_NEAREST_MODE] = "nearest_mode",
 };
 _Static_assert(CLSEG_ARRAY_LEN(key_names) == KEY_COUNT, "spec key name table");
 
@@ -77,7 +88,7 @@ _Static_assert(CLSEG_ARRAY_LEN(key_names) == KEY_COUNT, "spec key name table");
 
 static const uint32_t allowed_keys[SECTION_COUNT] = {
     [SECTION_NET] = K(KEY_NAME) | K(KEY_CHANNELS) | K(KEY_TEST_FLIP),
-    [LAYER_CONV] = CONV_KEYS,
+    [LAYER_CONV] = CONV_KEYS | K(KEY_GROUPS) | K(KEY_DILATION),
     [LAYER_DECONV] = CONV_KEYS | K(KEY_OUTPUT_SIZE) | K(KEY_OUTPUT_PADDING),
     [LAYER_MAXPOOL] = POOL_KEYS,
     [LAYER_AVGPOOL] = POOL_KEYS,
@@ -85,6 +96,11 @@ static const uint32_t allowed_keys[SECTION_COUNT] = {
     [LAYER_UNPOOL] = K(KEY_NAME) | K(KEY_INPUT) | K(KEY_POOL),
     [LAYER_CONCAT] = K(KEY_NAME) | K(KEY_INPUTS),
     [LAYER_ADD] = K(KEY_NAME) | K(KEY_INPUTS) | K(KEY_ACTIVATION),
+    [LAYER_ACT] = K(KEY_NAME) | K(KEY_INPUT) | K(KEY_ACTIVATION),
+    [LAYER_GAP] = K(KEY_NAME) | K(KEY_INPUT),
+    [LAYER_MUL] = K(KEY_NAME) | K(KEY_INPUTS),
+    [LAYER_RESIZE] = K(KEY_NAME) | K(KEY_INPUT) | K(KEY_OUTPUT_SIZE) | K(KEY_SIZE) | K(KEY_SCALE) |
+                     K(KEY_MODE) | K(KEY_COORD) | K(KEY_NEAREST_MODE),
 };
 
 static const uint32_t required_keys[SECTION_COUNT] = {
@@ -97,6 +113,8 @@ static const uint32_t required_keys[SECTION_COUNT] = {
     [LAYER_UNPOOL] = K(KEY_POOL),
     [LAYER_CONCAT] = K(KEY_INPUTS),
     [LAYER_ADD] = K(KEY_INPUTS),
+    [LAYER_ACT] = K(KEY_ACTIVATION),
+    [LAYER_MUL] = K(KEY_INPUTS),
 };
 
 #define LINE_MAX_CHARS 1024
@@ -266,8 +284,61 @@ static clseg_status set_key(parser *p, spec_key key, char *value) {
             return CLSEG_OK;
         }
         return parse_int(p, kn, value, 1, 4096, &L->filters);
-    case KEY_SIZE:
-        return parse_int(p, kn, value, 1, 15, &L->size);
+    case KEY_SIZE: {
+        if (L->type != LAYER_RESIZE) return parse_int(p, kn, value, 1, 15, &L->size);
+        char *items[LIST_MAX];
+        int n = 0;
+        clseg_status st = split_list(p, kn, value, items, LIST_MAX, &n);
+        if (st == CLSEG_OK && n != 2)
+            return fail(p, p->line, "size: a resize takes 'height, width', got %d values", n);
+        if (st == CLSEG_OK) st = parse_int(p, kn, items[0], 1, CLSEG_MAX_DIM, &L->out_h);
+        if (st == CLSEG_OK) st = parse_int(p, kn, items[1], 1, CLSEG_MAX_DIM, &L->out_w);
+        return st;
+    }
+    case KEY_GROUPS:
+        return parse_int(p, kn, value, 1, 4096, &L->groups);
+    case KEY_DILATION:
+        return parse_int(p, kn, value, 1, 16, &L->dilation);
+    case KEY_SCALE: {
+        char *items[LIST_MAX];
+        int n = 0;
+        clseg_status st = split_list(p, kn, value, items, LIST_MAX, &n);
+        if (st != CLSEG_OK) return st;
+        if (n > 2) return fail(p, p->line, "scale: 's' or 'sh, sw', got %d values", n);
+        float v[2];
+        for (int i = 0; i < n; i++) {
+            errno = 0;
+            char *end = NULL;
+            double d = strtod(items[i], &end);
+            if (end == items[i] || *end != 0 || errno == ERANGE || !(d >= 1.0 / 1024 && d <= 1024))
+                return fail(p, p->line, "scale: '%s' is not a number in [1/1024, 1024]", items[i]);
+            v[i] = (float)d;
+        }
+        L->scale_h = v[0];
+        L->scale_w = v[n - 1];
+        return CLSEG_OK;
+    }
+    case KEY_COORD: {
+        static const char *const names[RESIZE_COORD_COUNT] = {"half_pixel", "pytorch_half_pixel",
+                                                              "align_corners", "asymmetric",
+                                                              "tf_half_pixel_for_nn"};
+        for (int i = 0; i < RESIZE_COORD_COUNT; i++)
+            if (!strcmp(value, names[i])) return L->coord = i, CLSEG_OK;
+        return fail(p, p->line,
+                    "coord: '%s' is not half_pixel, pytorch_half_pixel, align_corners, "
+                    "asymmetric or tf_half_pixel_for_nn",
+                    value);
+    }
+    case KEY_NEAREST_MODE: {
+        static const char *const names[RESIZE_ROUND_COUNT] = {"round_prefer_floor",
+                                                              "round_prefer_ceil", "floor", "ceil"};
+        for (int i = 0; i < RESIZE_ROUND_COUNT; i++)
+            if (!strcmp(value, names[i])) return L->round = i, CLSEG_OK;
+        return fail(p, p->line,
+                    "nearest_mode: '%s' is not round_prefer_floor, round_prefer_ceil, floor or "
+                    "ceil",
+                    value);
+    }
     case KEY_STRIDE:
         return parse_int(p, kn, value, 1, 8, &L->stride);
     case KEY_PAD:
@@ -291,14 +362,17 @@ static clseg_status set_key(parser *p, spec_key key, char *value) {
         L->bn_eps = (float)v;
         return CLSEG_OK;
     }
-    case KEY_ACTIVATION:
-        if (strcmp(value, "relu") == 0)
-            L->act = ACT_RELU;
-        else if (strcmp(value, "linear") == 0)
-            L->act = ACT_LINEAR;
-        else
-            return fail(p, p->line, "activation: '%s' is not relu or linear", value);
+    case KEY_ACTIVATION: {
+        /* conv and act take every act_kind; deconv and add relu or linear */
+        const int any = L->type == LAYER_CONV || L->type == LAYER_ACT;
+        const int a = act_kind_parse(value);
+        if (a < 0 || (!any && a > ACT_RELU))
+            return fail(p, p->line, "activation: '%s' is not %s", value,
+                        any ? "linear, relu, relu6, hardswish, hardsigmoid or sigmoid"
+                            : "relu or linear");
+        L->act = a;
         return CLSEG_OK;
+    }
     case KEY_MODE:
         if (strcmp(value, "nearest") == 0)
             L->bilinear = 0;
@@ -386,9 +460,11 @@ static clseg_status finish_layer(parser *p) {
     }
 
     if (L->type == LAYER_CONV || L->type == LAYER_DECONV) {
-        if (L->pad > L->size - 1)
-            return fail(p, p->key_line[KEY_PAD], "pad = %d must be less than size = %d", L->pad,
-                        L->size);
+        /* the dilated window's extent, (size - 1) * dilation + 1 */
+        const int extent = (L->size - 1) * L->dilation + 1;
+        if (L->pad > extent - 1)
+            return fail(p, p->key_line[KEY_PAD], "pad = %d must be less than %s = %d", L->pad,
+                        L->dilation > 1 ? "the dilated kernel's extent" : "size", extent);
         if ((p->keys_seen & K(KEY_BN_EPS)) && !L->batchnorm)
             return fail(p, p->key_line[KEY_BN_EPS], "bn_eps given but batchnorm is off");
     }
@@ -406,6 +482,19 @@ static clseg_status finish_layer(parser *p) {
     }
     if (L->type == LAYER_MAXPOOL || L->type == LAYER_AVGPOOL) {
         if (!(p->keys_seen & K(KEY_STRIDE))) L->stride = L->size;
+    }
+    if (L->type == LAYER_RESIZE) {
+        const uint32_t how = p->keys_seen & (K(KEY_OUTPUT_SIZE) | K(KEY_SIZE) | K(KEY_SCALE));
+        if (!how || (how & (how - 1)))
+            return fail(p, p->section_line,
+                        "[resize] needs exactly one of output_size, size and scale");
+        if (how & K(KEY_OUTPUT_SIZE)) {
+            st = resolve(p, p->match_ref, p->key_line[KEY_OUTPUT_SIZE], "output_size", &L->match);
+            if (st != CLSEG_OK) return st;
+        }
+        if ((p->keys_seen & K(KEY_NEAREST_MODE)) && L->bilinear)
+            return fail(p, p->key_line[KEY_NEAREST_MODE],
+                        "nearest_mode given for a bilinear resize");
     }
     if (L->type == LAYER_UNPOOL) {
         int line = p->key_line[KEY_POOL];
@@ -452,11 +541,13 @@ static clseg_status start_section(parser *p, const char *name) {
         L->stride = 1;
         L->bias = 1;
         L->bn_eps = 1e-5f;
-        L->act = ACT_LINEAR;
+        L->act = ACT_NONE;
         L->match = SPEC_MATCH_NONE;
         L->pool_layer = -1;
         L->ceil_mode = 1;
         L->factor = 1;
+        L->groups = 1;
+        L->dilation = 1;
     }
     p->net_seen = 1;
     p->section = section;
@@ -555,14 +646,14 @@ static int references_ok(const net_spec *spec, int i) {
     const spec_layer *L = &spec->layers[i];
     if ((unsigned)L->type >= LAYER_TYPE_COUNT) return 0;
     if (L->n_inputs < 1 || L->n_inputs > SPEC_MAX_INPUTS) return 0;
-    int need = (L->type == LAYER_CONCAT || L->type == LAYER_ADD) ? 2 : 1;
+    int need = (L->type == LAYER_CONCAT || L->type == LAYER_ADD || L->type == LAYER_MUL) ? 2 : 1;
     if (L->n_inputs != need) return 0;
     for (int k = 0; k < L->n_inputs; k++)
         if (L->inputs[k] < SPEC_INPUT || L->inputs[k] >= i) return 0;
     if (L->type == LAYER_UNPOOL && (L->pool_layer < 0 || L->pool_layer >= i ||
                                     spec->layers[L->pool_layer].type != LAYER_MAXPOOL))
         return 0;
-    if (L->type == LAYER_DECONV && L->match != SPEC_MATCH_NONE &&
+    if ((L->type == LAYER_DECONV || L->type == LAYER_RESIZE) && L->match != SPEC_MATCH_NONE &&
         (L->match < SPEC_INPUT || L->match >= i))
         return 0;
     return 1;
@@ -590,6 +681,15 @@ clseg_status spec_channels(const net_spec *spec, int classes, int *out_channels,
         case LAYER_DECONV:
             c = L->filters == SPEC_FILTERS_CLASSES ? classes : L->filters;
             if (c < 1) return layer_fail(err, errlen, CLSEG_ERR_FORMAT, L, "no filters");
+            if (L->type == LAYER_CONV && L->groups > 1 && (a % L->groups || c % L->groups))
+                return layer_fail(err, errlen, CLSEG_ERR_FORMAT, L,
+                                  "groups = %d divides neither %d input nor %d output channels",
+                                  L->groups, a, c);
+            break;
+        case LAYER_MUL:
+            if (a != b)
+                return layer_fail(err, errlen, CLSEG_ERR_FORMAT, L,
+                                  "inputs have %d and %d channels", a, b);
             break;
         case LAYER_UNPOOL: {
             int pc = out_channels[L->pool_layer];
@@ -616,6 +716,26 @@ clseg_status spec_channels(const net_spec *spec, int classes, int *out_channels,
     return CLSEG_OK;
 }
 
+void spec_resize_params(const net_spec *spec, const spec_layer *L, shape4 in,
+                        const shape4 *out_shapes, shape4 x, resize_params *p) {
+    (void)spec;
+    memset(p, 0, sizeof *p);
+    p->linear = L->bilinear;
+    p->coord = L->coord;
+    p->round = L->round;
+    if (L->match != SPEC_MATCH_NONE) {
+        const shape4 t = L->match == SPEC_INPUT ? in : out_shapes[L->match];
+        p->out_h = t.h, p->out_w = t.w;
+    } else if (L->out_h > 0) {
+        p->out_h = L->out_h, p->out_w = L->out_w;
+    } else {
+        /* ONNX: floor(in * scale), and the coordinates divide by the scale given */
+        p->out_h = (int)floor((double)x.h * L->scale_h);
+        p->out_w = (int)floor((double)x.w * L->scale_w);
+        p->scale_h = L->scale_h, p->scale_w = L->scale_w;
+    }
+}
+
 clseg_status spec_shapes(const net_spec *spec, int classes, shape4 in, shape4 *out_shapes,
                          char *err, size_t errlen) {
     int channels[SPEC_MAX_LAYERS];
@@ -636,7 +756,8 @@ clseg_status spec_shapes(const net_spec *spec, int classes, shape4 in, shape4 *o
         int ok = 1;
         switch (L->type) {
         case LAYER_CONV: {
-            conv2d_params cp = {x.c, channels[i], L->size, L->stride, L->pad, 0};
+            conv2d_params cp = {x.c,    channels[i], L->size,   L->stride,
+                                L->pad, 0,           L->groups, L->dilation};
             ok = conv2d_out_shape(x, &cp, &y);
             if (!ok)
                 return layer_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, L,
@@ -690,6 +811,28 @@ clseg_status spec_shapes(const net_spec *spec, int classes, shape4 in, shape4 *o
                                   "'%s'",
                                   x.c, x.h, x.w, pooled.c, pooled.h, pooled.w, P->name);
             y = (shape4){x.n, x.c, before.h, before.w};
+            break;
+        }
+        case LAYER_ACT:
+            break;
+        case LAYER_GAP:
+            y.h = y.w = 1;
+            break;
+        case LAYER_RESIZE: {
+            resize_params rp;
+            spec_resize_params(spec, L, in, out_shapes, x, &rp);
+            if (!resize_out_shape(x, &rp, &y))
+                return layer_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, L,
+                                  "input %dx%d gives no output", x.h, x.w);
+            break;
+        }
+        case LAYER_MUL: {
+            shape4 b = L->inputs[1] == SPEC_INPUT ? in : out_shapes[L->inputs[1]];
+            if (x.n != b.n || x.c != b.c || !((b.h == 1 && b.w == 1) || (b.h == x.h && b.w == x.w)))
+                return layer_fail(err, errlen, CLSEG_ERR_INVALID_ARGUMENT, L,
+                                  "inputs %dx%dx%d and %dx%dx%d do not fit together (the second "
+                                  "has the first's shape or is c x 1 x 1)",
+                                  x.c, x.h, x.w, b.c, b.h, b.w);
             break;
         }
         case LAYER_CONCAT:

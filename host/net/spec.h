@@ -2,7 +2,7 @@
 #ifndef CLSEG_SPEC_H
 #define CLSEG_SPEC_H
 
-#include "../core/common.h"
+#include "../core/op_params.h"
 
 #define SPEC_NAME_MAX   64
 #define SPEC_MAX_LAYERS 256
@@ -17,12 +17,15 @@ typedef enum layer_type {
     LAYER_UNPOOL,   /* [unpool]: max-unpool with the indices of a named [maxpool] */
     LAYER_CONCAT,   /* [concat]: two inputs along channels */
     LAYER_ADD,      /* [add]: two inputs elementwise (+ ReLU) */
+    /* Inference only (imported models): */
+    LAYER_ACT,    /* [act]: an activation */
+    LAYER_GAP,    /* [gap]: global average pooling to 1x1 */
+    LAYER_MUL,    /* [mul]: a * b, b of a's shape or c x 1 x 1 (squeeze-excite) */
+    LAYER_RESIZE, /* [resize]: ONNX Resize to another layer's size, a fixed size or a scale */
     LAYER_TYPE_COUNT
 } layer_type;
 
 const char *layer_type_name(layer_type t);
-
-typedef enum activation { ACT_LINEAR = 0, ACT_RELU = 1 } activation;
 
 typedef struct spec_layer {
     layer_type type;
@@ -40,7 +43,9 @@ typedef struct spec_layer {
     int batchnorm; /* 1 = BatchNorm after the conv, folded into it at load */
     float bn_eps;  /* default 1e-5 */
     int bias;      /* 1 = conv has a bias tensor (default 1; `bias = 0` drops it) */
-    activation act;
+    int act;       /* act_kind (core/op_params.h): relu and linear on every layer that has it */
+    int groups;    /* conv: 1 = dense */
+    int dilation;  /* conv: 1 = none */
     /* deconv: output_padding fixed per axis, or (match >= 0) chosen at run time so that the
        output has the height and width of layer `match` (PyTorch's output_size rule) */
     int out_pad_h, out_pad_w;
@@ -53,6 +58,12 @@ typedef struct spec_layer {
     int bilinear; /* 0 = nearest, 1 = bilinear */
     /* unpool: the [maxpool] layer whose indices (and input size) it uses */
     int pool_layer;
+    /* resize: the output size is layer `match`'s (or the input's), else out_h x out_w when
+       set, else floor(in * scale); coordinates by coord / round (op_params.h resize_*); mode
+       by `bilinear` */
+    int out_h, out_w;
+    float scale_h, scale_w;
+    int coord, round;
 } spec_layer;
 
 #define SPEC_FILTERS_CLASSES (-1)
@@ -89,5 +100,10 @@ clseg_status spec_channels(const net_spec *spec, int classes, int *out_channels,
    CLSEG_ERR_INVALID_ARGUMENT, or CLSEG_ERR_TOO_LARGE beyond CLSEG_MAX_DIM / CLSEG_MAX_ELEMENTS. */
 clseg_status spec_shapes(const net_spec *spec, int classes, shape4 in, shape4 *out_shapes,
                          char *err, size_t errlen);
+
+/* The op parameters of [resize] layer L for input x, with the shapes of the layers before it
+   (out_shapes) and the network input `in`. */
+void spec_resize_params(const net_spec *spec, const spec_layer *L, shape4 in,
+                        const shape4 *out_shapes, shape4 x, resize_params *p);
 
 #endif

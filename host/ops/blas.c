@@ -5,12 +5,12 @@
 
 clseg_status blas_sgemm(clseg_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                         cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
-                        cl_mem c, size_t c_off, size_t ldc) {
+                        float beta, cl_mem c, size_t c_off, size_t ldc) {
     cl_event ev = NULL;
     CLBlastStatusCode s = CLBlastSgemm(
         CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, 1.0f, a, a_off, lda, b, b_off,
-        ldb, 0.0f, c, c_off, ldc, &ctx->queue, ctx->on_launch ? &ev : NULL);
+        ldb, beta, c, c_off, ldc, &ctx->queue, ctx->on_launch ? &ev : NULL);
     if (s != CLBlastSuccess) {
         /* CLBlast passes OpenCL's codes through and numbers its own from -1024 down. */
         if (s > -1024) return ctx_cl_fail(ctx, (cl_int)s, "CLBlast SGEMM");

@@ -25,14 +25,14 @@ const variant_param direct_tile_params[DIRECT_N_PARAMS] = {
 enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, P_WG_Z, N_PARAMS = DIRECT_N_PARAMS };
 
 /* The grid for output shape ys, and a work-group shape every device accepts: at most the
-   device's per-dimension and total limits, and no larger than the grid in any dimension. */
-static void work_sizes(const clseg_device_info *dev, const op_config *cfg, shape4 ys, size_t gws[3],
-                       size_t lws[3]) {
+   device's per-dimension limits and the kernel's total, no larger than the grid. */
+static void work_sizes(const clseg_device_info *dev, size_t kernel_limit, const op_config *cfg,
+                       shape4 ys, size_t gws[3], size_t lws[3]) {
     gws[0] = (size_t)(ys.w + cfg->v[P_TILE_X] - 1) / (size_t)cfg->v[P_TILE_X];
     gws[1] = (size_t)ys.h;
     gws[2] = (size_t)ys.n * (size_t)((ys.c + cfg->v[P_TILE_CO] - 1) / cfg->v[P_TILE_CO]);
     const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], (size_t)cfg->v[P_WG_Z]};
-    launch_clamp_local(dev, want, gws, lws);
+    launch_clamp_local(dev, kernel_limit, want, gws, lws);
 }
 
 clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys) {
@@ -40,6 +40,14 @@ clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *
     if (call->kind != OP_CONV2D || !conv2d_out_shape(call->in[0].s, p, ys))
         return ctx_fail(ctx, CLSEG_ERR_INVALID_ARGUMENT, "conv2d: invalid parameters");
     return launch_check_conv_io(ctx, call, *ys);
+}
+
+int conv2d_dense_only(const op_call *call, char *why, size_t why_len) {
+    const conv2d_params *p = &call->p.conv;
+    if (conv2d_groups(p) > 1 || conv2d_dil(p) > 1)
+        return op_refuse(why, why_len, "groups %d, dilation %d: a dense, undilated kernel",
+                         conv2d_groups(p), conv2d_dil(p));
+    return 1;
 }
 
 static clseg_status tiled_prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {
@@ -64,11 +72,11 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
     const conv2d_params *p = &call->p.conv;
     const shape4 xs = call->in[0].s;
     size_t gws[3], lws[3];
-    work_sizes(&ctx->info, cfg, ys, gws, lws);
+    work_sizes(&ctx->info, ctx_kernel_max_group(ctx, kernel), cfg, ys, gws, lws);
     return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
                    KARG_MEM(call->in[2].mem), KARG_MEM(call->out[0].mem), KARG_INT(xs.c),
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.c), KARG_INT(ys.h), KARG_INT(ys.w),
-                   KARG_INT(p->k), KARG_INT(p->stride), KARG_INT(p->pad), KARG_INT(p->relu),
+                   KARG_INT(p->k), KARG_INT(p->stride), KARG_INT(p->pad), KARG_INT(p->act),
                    KARG_INT(xs.n));
 }
 
@@ -77,7 +85,7 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
 static int tiled_supports(const clseg_device_info *dev, const op_call *call, const op_config *cfg,
                           char *why, size_t why_len) {
     (void)dev;
-    (void)call;
+    if (!conv2d_dense_only(call, why, why_len)) return 0;
     const int tx = cfg->v[P_TILE_X];
     if (cfg->v[P_TILE_CO] < 1) return op_refuse(why, why_len, "TILE_CO %d < 1", cfg->v[P_TILE_CO]);
     if (tx < 1 || tx > 16 || (tx & (tx - 1)))

@@ -15,7 +15,8 @@ int op_data_grad_adjoint(const op_call *call, op_call *inner) {
     shape4 xs = call->out[0].s, ys;
     if (call->kind == OP_CONV2D_BWD_DATA) {
         const conv2d_params *p = &call->p.conv;
-        if (p->relu || !conv2d_out_shape(xs, p, &ys)) return 0;
+        if (p->act || conv2d_groups(p) > 1 || conv2d_dil(p) > 1 || !conv2d_out_shape(xs, p, &ys))
+            return 0;
         /* (h + 2 pad - k) % stride: the input rows/columns past the last window, which a
            transposed conv restores as output_padding (always < stride, so always legal). */
         deconv2d_params d = {p->cout, p->cin, p->k, p->stride, p->pad, 0, 0, 0};
@@ -25,8 +26,8 @@ int op_data_grad_adjoint(const op_call *call, op_call *inner) {
     } else if (call->kind == OP_DECONV2D_BWD_DATA) {
         const deconv2d_params *p = &call->p.deconv;
         if (p->relu || !deconv2d_out_shape(xs, p, &ys)) return 0;
-        *inner =
-            (op_call){.kind = OP_CONV2D, .p.conv = {p->cout, p->cin, p->k, p->stride, p->pad, 0}};
+        *inner = (op_call){.kind = OP_CONV2D,
+                           .p.conv = {p->cout, p->cin, p->k, p->stride, p->pad, 0, 1, 1}};
     } else {
         return 0;
     }
@@ -112,6 +113,22 @@ static const variant_param wparams[N_PARAMS] = {
     {"CHUNK_KB", 1024, chunk_choices, CLSEG_ARRAY_LEN(chunk_choices), PARAM_HOST},
 };
 
+int wgrad_geometry(const op_call *call, shape4 *as, shape4 *bs, int *k, int *stride) {
+    shape4 xs = call->in[0].s, ys;
+    if (call->kind == OP_CONV2D_BWD_WEIGHT) {
+        const conv2d_params *p = &call->p.conv;
+        if (p->act || conv2d_groups(p) > 1 || conv2d_dil(p) > 1 || !conv2d_out_shape(xs, p, &ys))
+            return 0;
+        *as = xs, *bs = ys, *k = call->p.conv.k, *stride = call->p.conv.stride;
+        return 1;
+    }
+    if (call->kind != OP_DECONV2D_BWD_WEIGHT || call->p.deconv.relu ||
+        !deconv2d_out_shape(xs, &call->p.deconv, &ys))
+        return 0;
+    *as = ys, *bs = xs, *k = call->p.deconv.k, *stride = call->p.deconv.stride;
+    return 1;
+}
+
 clseg_status wgrad_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
     const char *name = op_kind_name(call->kind);
     shape4 xs = call->in[0].s, ys = {0, 0, 0, 0};
@@ -119,7 +136,7 @@ clseg_status wgrad_problem(clseg_context *ctx, const op_call *call, wgrad *g) {
     *g = (wgrad){.dw = call->out[0].mem, .db = call->out[1].mem, .dy = call->in[1].mem};
     if (call->kind == OP_CONV2D_BWD_WEIGHT) {
         const conv2d_params *p = &call->p.conv;
-        ok = !p->relu && conv2d_out_shape(xs, p, &ys);
+        ok = !p->act && conv2d_groups(p) == 1 && conv2d_dil(p) == 1 && conv2d_out_shape(xs, p, &ys);
         g->a = call->in[0].mem, g->as = xs;
         g->b = call->in[1].mem, g->bs = ys;
         g->k = p->k, g->stride = p->stride, g->pad = p->pad;

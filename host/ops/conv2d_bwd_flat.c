@@ -28,24 +28,10 @@ typedef struct flat_plan {
     size_t bytes;
 } flat_plan;
 
-/* The adjoint conv's input (a) and output (b) shapes, side and stride, from the call alone. */
-static int geometry(const op_call *call, shape4 *as, shape4 *bs, int *k, int *stride) {
-    shape4 xs = call->in[0].s, ys;
-    if (call->kind == OP_CONV2D_BWD_WEIGHT) {
-        if (!conv2d_out_shape(xs, &call->p.conv, &ys)) return 0;
-        *as = xs, *bs = ys, *k = call->p.conv.k, *stride = call->p.conv.stride;
-        return 1;
-    }
-    if (call->kind != OP_DECONV2D_BWD_WEIGHT || !deconv2d_out_shape(xs, &call->p.deconv, &ys))
-        return 0;
-    *as = ys, *bs = xs, *k = call->p.deconv.k, *stride = call->p.deconv.stride;
-    return 1;
-}
-
 static int make_plan(const op_call *call, const op_config *cfg, flat_plan *pl) {
     shape4 as, bs;
     int k, stride;
-    if (!geometry(call, &as, &bs, &k, &stride) || k < 1 || stride < 1) return 0;
+    if (!wgrad_geometry(call, &as, &bs, &k, &stride) || k < 1 || stride < 1) return 0;
     if (!launch_fits_int(as) || !launch_fits_int(bs)) return 0;
     const size_t s = (size_t)stride, dmax = ((size_t)k - 1) / s, vw = (size_t)cfg->v[P_VW];
     pl->wq = (size_t)bs.w + dmax;

@@ -15,6 +15,7 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
                     char *why, size_t why_len) {
     (void)cfg;
     shape4 ys;
+    if (!conv2d_dense_only(call, why, why_len)) return 0;
     if (!conv2d_out_shape(call->in[0].s, &call->p.conv, &ys))
         return op_refuse(why, why_len, "no output for these parameters");
     if (!launch_fits_int(ys) || !launch_fits_int(call->in[0].s))
@@ -59,7 +60,7 @@ static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_co
     if (rows < 1) return CLSEG_OK;
     if ((st = scratch_get(ctx, kdim * ncols * 4, &s)) != CLSEG_OK) return st;
     st = blas_sgemm(ctx, 0, 0, (size_t)ys.c, ncols, kdim, call->in[1].mem, 0, kdim, s, 0, ncols,
-                    call->out[0].mem, 0, shape4_plane(ys));
+                    0.0f, call->out[0].mem, 0, shape4_plane(ys));
     return st == CLSEG_OK ? ctx_finish(ctx) : st;
 }
 
@@ -92,16 +93,16 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                columns (kdim x nr*ow) */
             const size_t ncols = (size_t)nr * (size_t)ys.w;
             st = blas_sgemm(ctx, 0, 0, (size_t)ys.c, ncols, kdim, call->in[1].mem, 0, kdim, s, 0,
-                            ncols, call->out[0].mem,
+                            ncols, 0.0f, call->out[0].mem,
                             (size_t)n * (size_t)ys.c * plane + (size_t)r0 * (size_t)ys.w, plane);
         }
     }
-    if (st != CLSEG_OK || (!call->in[2].mem && !p->relu)) return st;
+    if (st != CLSEG_OK || (!call->in[2].mem && !p->act)) return st;
     size_t gws[3] = {plane, (size_t)ys.c, (size_t)ys.n}, lws[3];
     launch_local_size(&ctx->info, gws, lws);
     return CTX_RUN(ctx, epilogue, 3, gws, lws, KARG_MEM(call->out[0].mem),
                    KARG_MEM(call->in[2].mem), KARG_INT(ys.c), KARG_INT(plane), KARG_INT(ys.n),
-                   KARG_INT(p->relu));
+                   KARG_INT(p->act));
 }
 
 /* Every shape whose columns for one output row fit the scratch budget. */

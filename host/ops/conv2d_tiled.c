@@ -46,6 +46,7 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
                     char *why, size_t why_len) {
     const conv2d_params *p = &call->p.conv;
     const int tx = cfg->v[P_TILE_X];
+    if (!conv2d_dense_only(call, why, why_len)) return 0;
     for (int i = 0; i < N_PARAMS; i++)
         if (cfg->v[i] < 1 || cfg->v[i] > 64)
             return op_refuse(why, why_len, "%s %d outside 1..64", params[i].name, cfg->v[i]);
@@ -97,11 +98,9 @@ static clseg_status get_kernel(clseg_context *ctx, const op_call *call, const op
     defines_for(ctx, call, cfg, defines, sizeof defines);
     clseg_status st = ctx_kernel(ctx, "conv2d_tiled", defines, "conv2d_tiled", kernel);
     if (st != CLSEG_OK) return st;
-    size_t max_wg = 0;
     const size_t wg = (size_t)cfg->v[P_WG_X] * (size_t)cfg->v[P_WG_Y];
-    if (clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg,
-                                 &max_wg, NULL) == CL_SUCCESS &&
-        max_wg < wg)
+    const size_t max_wg = ctx_kernel_max_group(ctx, *kernel);
+    if (max_wg < wg)
         return ctx_fail(ctx, CLSEG_ERR_UNSUPPORTED,
                         "conv2d tiled: work-group of %zu exceeds the kernel's limit of %zu", wg,
                         max_wg);
@@ -136,7 +135,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                    KARG_LOCAL(local[0] * sizeof(float)), KARG_LOCAL(local[1] * sizeof(float)),
                    KARG_INT(xs.c), KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.c), KARG_INT(ys.h),
                    KARG_INT(ys.w), KARG_INT(p->k), KARG_INT(p->stride), KARG_INT(p->pad),
-                   KARG_INT(p->relu));
+                   KARG_INT(p->act));
 }
 
 /* Kernel sides up to 7 and strides up to 2, where the work-group and its local tile fit the

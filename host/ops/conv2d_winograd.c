@@ -76,6 +76,7 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
     const conv2d_params *p = &call->p.conv;
     const int tt = cfg->v[P_TILE_T], tr = cfg->v[P_TRANS_T];
     wino_plan pl;
+    if (!conv2d_dense_only(call, why, why_len)) return 0;
     if (p->k != 3 || p->stride != 1)
         return op_refuse(why, why_len,
                          "Winograd F(m x m, 3x3) needs k 3 and stride 1, not k %d stride %d", p->k,
@@ -144,7 +145,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                           cols / (size_t)cfg->v[P_TILE_T], (size_t)pl.ne},
                l_mm[3];
         const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], 1};
-        launch_clamp_local(&ctx->info, want, g_mm, l_mm);
+        launch_clamp_local(&ctx->info, ctx_kernel_max_group(ctx, k[2]), want, g_mm, l_mm);
         st = CTX_RUN(ctx, k[2], 3, g_mm, l_mm, KARG_MEM(s), KARG_MEM(s), KARG_INT(pl.u),
                      KARG_INT(pl.v), KARG_INT(pl.mm), KARG_INT(p->cin), KARG_INT(pl.cout_pad),
                      KARG_INT(cols));
@@ -155,7 +156,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                      KARG_MEM(call->out[0].mem), KARG_INT(pl.mm), KARG_INT(p->cout),
                      KARG_INT(pl.cout_pad), KARG_INT(ys.h), KARG_INT(ys.w), KARG_INT(pl.th),
                      KARG_INT(pl.tw), KARG_INT(r0), KARG_INT(rows), KARG_INT(cols),
-                     KARG_INT(p->relu));
+                     KARG_INT(p->act));
     }
     return st;
 }

@@ -9,16 +9,17 @@
 enum { P_TILE_CO, P_TILE_X, P_WG_X, P_WG_Y, P_WG_Z, N_PARAMS = DIRECT_N_PARAMS };
 
 /* The grid for output shape ys (see the kernel's comment), and a work-group shape every device
-   accepts: at most the device's per-dimension and total limits, no larger than the grid. */
-static void work_sizes(const clseg_device_info *dev, const op_config *cfg, shape4 ys, int stride,
-                       size_t gws[3], size_t lws[3]) {
+   accepts: at most the device's per-dimension limits and the kernel's total, no larger than the
+   grid. */
+static void work_sizes(const clseg_device_info *dev, size_t kernel_limit, const op_config *cfg,
+                       shape4 ys, int stride, size_t gws[3], size_t lws[3]) {
     size_t per_phase = ((size_t)ys.w + (size_t)stride - 1) / (size_t)stride;
     gws[0] =
         (size_t)stride * ((per_phase + (size_t)cfg->v[P_TILE_X] - 1) / (size_t)cfg->v[P_TILE_X]);
     gws[1] = (size_t)ys.h;
     gws[2] = (size_t)ys.n * (size_t)((ys.c + cfg->v[P_TILE_CO] - 1) / cfg->v[P_TILE_CO]);
     const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], (size_t)cfg->v[P_WG_Z]};
-    launch_clamp_local(dev, want, gws, lws);
+    launch_clamp_local(dev, kernel_limit, want, gws, lws);
 }
 
 clseg_status deconv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys) {
@@ -50,7 +51,7 @@ static clseg_status tiled_run(clseg_context *ctx, const op_call *call, const op_
     const deconv2d_params *p = &call->p.deconv;
     const shape4 xs = call->in[0].s;
     size_t gws[3], lws[3];
-    work_sizes(&ctx->info, cfg, ys, p->stride, gws, lws);
+    work_sizes(&ctx->info, ctx_kernel_max_group(ctx, kernel), cfg, ys, p->stride, gws, lws);
     return CTX_RUN(ctx, kernel, 3, gws, lws, KARG_MEM(call->in[0].mem), KARG_MEM(call->in[1].mem),
                    KARG_MEM(call->in[2].mem), KARG_MEM(call->out[0].mem), KARG_INT(xs.c),
                    KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(ys.c), KARG_INT(ys.h), KARG_INT(ys.w),

@@ -52,7 +52,7 @@ static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_co
     cl_mem s;
     if ((st = scratch_get(ctx, (size_t)cc * kk * plane * 4, &s)) != CLSEG_OK) return st;
     st = blas_sgemm(ctx, 1, 0, (size_t)cc * kk, plane, (size_t)p->cin, call->in[1].mem, 0,
-                    (size_t)p->cout * kk, call->in[0].mem, 0, plane, s, 0, plane);
+                    (size_t)p->cout * kk, call->in[0].mem, 0, plane, 0.0f, s, 0, plane);
     return st == CLSEG_OK ? ctx_finish(ctx) : st;
 }
 
@@ -77,7 +77,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
                cin x cout*k*k row-major. */
             st = blas_sgemm(ctx, 1, 0, (size_t)cc * kk, plane, (size_t)p->cin, call->in[1].mem,
                             (size_t)c0 * kk, (size_t)p->cout * kk, call->in[0].mem,
-                            (size_t)n * (size_t)p->cin * plane, plane, s, 0, plane);
+                            (size_t)n * (size_t)p->cin * plane, plane, 0.0f, s, 0, plane);
             if (st != CLSEG_OK) break;
             size_t gws[3] = {(size_t)ys.w, (size_t)ys.h, (size_t)cc}, lws[3];
             launch_local_size(&ctx->info, gws, lws);

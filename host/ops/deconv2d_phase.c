@@ -120,7 +120,7 @@ static clseg_status run(clseg_context *ctx, const op_call *call, const op_config
     size_t g_pad[3] = {(size_t)pl.wp, (size_t)pl.hp, (size_t)xs.c}, l_pad[3], lws[3];
     launch_local_size(&ctx->info, g_pad, l_pad);
     const size_t want[3] = {(size_t)cfg->v[P_WG_X], (size_t)cfg->v[P_WG_Y], 1};
-    launch_clamp_local(&ctx->info, want, pl.gws, lws);
+    launch_clamp_local(&ctx->info, ctx_kernel_max_group(ctx, conv), want, pl.gws, lws);
     for (int n = 0; n < xs.n && st == CLSEG_OK; n++) {
         st = CTX_RUN(ctx, pad, 3, g_pad, l_pad, KARG_MEM(call->in[0].mem), KARG_MEM(s),
                      KARG_INT(xs.c), KARG_INT(xs.h), KARG_INT(xs.w), KARG_INT(pl.hp),

@@ -33,7 +33,7 @@ static size_t weights(int cin, int cout, int k) {
 static int shapes_conv2d(const op_call *c, shape4 in[], shape4 out[]) {
     const conv2d_params *p = &c->p.conv;
     in[0] = c->in[0].s;
-    in[1] = array(weights(p->cin, p->cout, p->k));
+    in[1] = array(weights(p->cin / conv2d_groups(p), p->cout, p->k));
     in[2] = array((size_t)p->cout);
     return conv2d_out_shape(in[0], p, &out[0]);
 }
@@ -82,6 +82,31 @@ static int shapes_same(const op_call *c, shape4 in[], shape4 out[]) {
         if (d->out[i]) out[i] = s;
     }
     return positive(s);
+}
+
+static int shapes_gap(const op_call *c, shape4 in[], shape4 out[]) {
+    const shape4 x = c->in[0].s;
+    in[0] = x;
+    out[0] = (shape4){x.n, x.c, 1, 1};
+    return positive(x);
+}
+
+/* b (in[1].s) is given: a's shape or one value per (image, channel). */
+static int shapes_mul(const op_call *c, shape4 in[], shape4 out[]) {
+    const shape4 a = c->in[0].s, b = c->in[1].s;
+    in[0] = out[0] = a;
+    in[1] = b;
+    return positive(a) && b.n == a.n && b.c == a.c &&
+           ((b.h == 1 && b.w == 1) || (b.h == a.h && b.w == a.w));
+}
+
+static int shapes_resize(const op_call *c, shape4 in[], shape4 out[]) {
+    in[0] = c->in[0].s;
+    return positive(in[0]) && resize_out_shape(in[0], &c->p.resize, &out[0]);
+}
+
+static int shapes_act(const op_call *c, shape4 in[], shape4 out[]) {
+    return c->p.act.act >= 0 && c->p.act.act < ACT_KIND_COUNT && shapes_same(c, in, out);
 }
 
 static int shapes_argmax(const op_call *c, shape4 in[], shape4 out[]) {
@@ -189,8 +214,12 @@ static int shapes_softmax_xent(const op_call *c, shape4 in[], shape4 out[]) {
 
 static void sig_conv2d(const op_call *c, char *buf, size_t len) {
     const conv2d_params *q = &c->p.conv;
-    snprintf(buf, len, " cout=%d k=%d stride=%d pad=%d relu=%d", q->cout, q->k, q->stride, q->pad,
-             q->relu);
+    /* relu= holds the act_kind (1 is relu, as before); groups and dilation only when used, so
+       the signatures of dense convs stay what tuning files recorded */
+    int o = snprintf(buf, len, " cout=%d k=%d stride=%d pad=%d relu=%d", q->cout, q->k, q->stride,
+                     q->pad, q->act);
+    if (o > 0 && (size_t)o < len && (conv2d_groups(q) > 1 || conv2d_dil(q) > 1))
+        snprintf(buf + o, len - (size_t)o, " groups=%d dil=%d", conv2d_groups(q), conv2d_dil(q));
 }
 
 static void sig_deconv2d(const op_call *c, char *buf, size_t len) {
@@ -214,6 +243,20 @@ static void sig_maxunpool(const op_call *c, char *buf, size_t len) {
 
 static void sig_concat(const op_call *c, char *buf, size_t len) {
     snprintf(buf, len, " c2=%d", c->in[1].s.c);
+}
+
+static void sig_act(const op_call *c, char *buf, size_t len) {
+    snprintf(buf, len, " act=%d", c->p.act.act);
+}
+
+static void sig_mul(const op_call *c, char *buf, size_t len) {
+    snprintf(buf, len, " bh=%d bw=%d", c->in[1].s.h, c->in[1].s.w);
+}
+
+static void sig_resize(const op_call *c, char *buf, size_t len) {
+    const resize_params *q = &c->p.resize;
+    snprintf(buf, len, " oh=%d ow=%d linear=%d coord=%d round=%d sh=%g sw=%g", q->out_h, q->out_w,
+             q->linear, q->coord, q->round, (double)q->scale_h, (double)q->scale_w);
 }
 
 static void sig_add(const op_call *c, char *buf, size_t len) {
@@ -315,6 +358,26 @@ static int ref_add_call(const op_call *c, const void *const *in, void *const *ou
 
 static int ref_softmax_call(const op_call *c, const void *const *in, void *const *out) {
     ref_softmax(F(in[0]), c->in[0].s, FO(out[0]));
+    return 1;
+}
+
+static int ref_act_call(const op_call *c, const void *const *in, void *const *out) {
+    ref_act(F(in[0]), shape4_count(c->in[0].s), c->p.act.act, FO(out[0]));
+    return 1;
+}
+
+static int ref_gap_call(const op_call *c, const void *const *in, void *const *out) {
+    ref_gap(F(in[0]), c->in[0].s, FO(out[0]));
+    return 1;
+}
+
+static int ref_mul_call(const op_call *c, const void *const *in, void *const *out) {
+    ref_mul(F(in[0]), c->in[0].s, F(in[1]), c->in[1].s, FO(out[0]));
+    return 1;
+}
+
+static int ref_resize_call(const op_call *c, const void *const *in, void *const *out) {
+    ref_resize(F(in[0]), c->in[0].s, &c->p.resize, FO(out[0]));
     return 1;
 }
 
@@ -438,7 +501,22 @@ static op_tolerance tol_few_ulp(const op_call *c, int out) {
 
 static op_tolerance tol_conv2d(const op_call *c, int out) {
     (void)out;
-    return sum_of_products((double)c->p.conv.cin * c->p.conv.k * c->p.conv.k);
+    const conv2d_params *p = &c->p.conv;
+    return sum_of_products((double)(p->cin / conv2d_groups(p)) * p->k * p->k);
+}
+
+/* A float sum of the plane's values in [-1, 1] in another order than the reference's (double):
+   its error grows like eps * sqrt(plane) * plane, divided by the plane for the mean. */
+static op_tolerance tol_gap(const op_call *c, int out) {
+    (void)out;
+    const shape4 x = c->in[0].s;
+    return (op_tolerance){1e-6f + 2e-7f * sqrtf((float)x.h * (float)x.w), 1e-5f};
+}
+
+/* Nearest copies pixels (the coordinate is the reference's float formula); linear weights
+   are a few roundings. */
+static op_tolerance tol_resize(const op_call *c, int out) {
+    return c->p.resize.linear ? tol_few_ulp(c, out) : tol_exact(c, out);
 }
 
 static op_tolerance tol_deconv2d(const op_call *c, int out) {
@@ -597,7 +675,7 @@ static void valid_softmax_xent(const op_call *c, uint64_t *s, void *const *in) {
 
 static const op_desc descs[OP_KIND_COUNT] = {
     [OP_CONV2D] = {.name = "conv2d",
-                   .io = "x, weight[cout][cin][k][k], bias[cout]? -> y",
+                   .io = "x, weight[cout][cin / groups][k][k], bias[cout]? -> y",
                    .in = {F32, F32, F32},
                    .out = {F32},
                    .optional_in = 1u << 2,
@@ -687,6 +765,45 @@ static const op_desc descs[OP_KIND_COUNT] = {
                    .cost = cost_stream,
                    .reference = ref_argmax_call,
                    .tolerance = tol_exact},
+    [OP_ACT] = {.name = "act",
+                .io = "x -> y (inference only: imported models)",
+                .in = {F32},
+                .out = {F32},
+                .inference_only = 1,
+                .shapes = shapes_act,
+                .signature = sig_act,
+                .cost = cost_stream,
+                .reference = ref_act_call,
+                .tolerance = tol_few_ulp},
+    [OP_GAP] = {.name = "gap",
+                .io = "x -> y (n x c x 1 x 1; inference only: imported models)",
+                .in = {F32},
+                .out = {F32},
+                .inference_only = 1,
+                .shapes = shapes_gap,
+                .cost = cost_stream,
+                .reference = ref_gap_call,
+                .tolerance = tol_gap},
+    [OP_MUL] = {.name = "mul",
+                .io = "a, b (a's shape or n x c x 1 x 1) -> y (inference only: imported models)",
+                .in = {F32, F32},
+                .out = {F32},
+                .inference_only = 1,
+                .shapes = shapes_mul,
+                .signature = sig_mul,
+                .cost = cost_two_inputs,
+                .reference = ref_mul_call,
+                .tolerance = tol_add},
+    [OP_RESIZE] = {.name = "resize",
+                   .io = "x -> y (inference only: imported models)",
+                   .in = {F32},
+                   .out = {F32},
+                   .inference_only = 1,
+                   .shapes = shapes_resize,
+                   .signature = sig_resize,
+                   .cost = cost_stream,
+                   .reference = ref_resize_call,
+                   .tolerance = tol_resize},
     [OP_CONV2D_BWD_DATA] = {.name = "conv2d_bwd_data",
                             .io = "dy, weight -> dx",
                             .in = {F32, F32},

@@ -24,6 +24,8 @@ typedef struct op_desc {
     unsigned optional_in, optional_out; /* bit i: slot i's .mem may be NULL (not read / written) */
     unsigned inout_out;                 /* bit i: out[i] is updated in place (read, then written) */
     int training;                       /* 1 for the training ops (host/ops/backward.h) */
+    int inference_only; /* 1 for the ops of imported models that have no backward: the trainer
+                           refuses them (as it refuses grouped, dilated and act > relu convs) */
 
     /* The shape of every slot of c from its parameters and the shapes that determine the others:
        in[0].s, plus in[1].s for concat (b) and maxunpool_bwd (the indices), plus out[0].s where

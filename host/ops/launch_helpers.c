@@ -32,7 +32,7 @@ void launch_local_size(const clseg_device_info *dev, const size_t gws[3], size_t
             want[1] = LAUNCH_GROUP_ITEMS / want[0];
         else if (gws[2] > 1)
             want[2] = LAUNCH_GROUP_ITEMS / want[0];
-        launch_clamp_local(dev, want, all, lws);
+        launch_clamp_local(dev, 0, want, all, lws);
         return;
     }
     size_t budget = LAUNCH_GROUP_ITEMS;
@@ -69,8 +69,10 @@ clseg_status launch_check_conv_io(clseg_context *ctx, const op_call *call, shape
     return st;
 }
 
-void launch_clamp_local(const clseg_device_info *dev, const size_t want[3], const size_t gws[3],
-                        size_t lws[3]) {
+void launch_clamp_local(const clseg_device_info *dev, size_t kernel_limit, const size_t want[3],
+                        const size_t gws[3], size_t lws[3]) {
+    size_t limit = dev->max_work_group_size;
+    if (kernel_limit && (!limit || kernel_limit < limit)) limit = kernel_limit;
     size_t total = 1;
     for (int d = 0; d < 3; d++) {
         lws[d] = CLSEG_MIN(want[d], gws[d]);
@@ -78,7 +80,7 @@ void launch_clamp_local(const clseg_device_info *dev, const size_t want[3], cons
         if (lws[d] < 1) lws[d] = 1;
         total *= lws[d];
     }
-    while (dev->max_work_group_size && total > dev->max_work_group_size) {
+    while (limit && total > limit) {
         int big = 0;
         for (int d = 1; d < 3; d++)
             if (lws[d] > lws[big]) big = d;

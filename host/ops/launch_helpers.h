@@ -7,14 +7,16 @@
 /* Local size for a grid of gws[0] x gws[1] x gws[2] work-items whose dimension 0 runs along
    contiguous memory: up to 64 work-items, as many as useful along x, the rest along y, within
    the device's limits. ctx_run rounds the global size up and the kernels bounds-check. On a
-   driver that compiles a work-group function per local size (PoCL), x is at least 16 and y
-   fills the 64 even past the grid: at most three shapes, fewer first-run compiles. */
+   driver that compiles a work-group function per local size (PoCL), x is 64, 32 or 16 and y
+   (else z) fills the 64 even past the grid: a few shapes, fewer first-run compiles. */
 void launch_local_size(const clseg_device_info *dev, const size_t gws[3], size_t lws[3]);
 
-/* lws = the wanted work-group shape clamped to the grid and to the device's per-dimension and
-   total limits (halving the largest dimension until the total fits). */
-void launch_clamp_local(const clseg_device_info *dev, const size_t want[3], const size_t gws[3],
-                        size_t lws[3]);
+/* lws = the wanted work-group shape clamped to the grid, to the device's per-dimension limits
+   and to kernel_limit work-items in all (halving the largest dimension until the total fits).
+   For kernels whose work-group shape is a launch choice only (no define, no local array sized
+   by it); kernel_limit is ctx_kernel_max_group() of the kernel to launch. */
+void launch_clamp_local(const clseg_device_info *dev, size_t kernel_limit, const size_t want[3],
+                        const size_t gws[3], size_t lws[3]);
 
 /* 1 if every extent fits the int arguments the kernels take; ops reject larger shapes with
    CLSEG_ERR_TOO_LARGE instead of letting indices wrap. */

@@ -141,6 +141,7 @@ void op_config_defines(const op_variant *v, const op_config *cfg, char *buf, siz
 extern const op_variant conv2d_winograd;
 extern const op_variant conv2d_tiled;
 extern const op_variant conv2d_im2col_gemm;
+extern const op_variant conv2d_grouped;
 extern const op_variant conv2d_direct;
 extern const op_variant deconv2d_stride_decomposed;
 extern const op_variant deconv2d_gemm_col2im;
@@ -156,11 +157,17 @@ extern const op_variant concat_direct;
 extern const op_variant add_direct;
 extern const op_variant softmax_direct;
 extern const op_variant argmax_direct;
+extern const op_variant act_direct; /* inference-only ops of imported models */
+extern const op_variant gap_direct;
+extern const op_variant mul_direct;
+extern const op_variant resize_direct;
 /* Training ops (host/ops/backward.h). */
 extern const op_variant conv2d_bwd_data_via_deconv;
+extern const op_variant conv2d_bwd_weight_gemm;
 extern const op_variant conv2d_bwd_weight_flat;
 extern const op_variant conv2d_bwd_weight_tiled;
 extern const op_variant deconv2d_bwd_data_via_conv;
+extern const op_variant deconv2d_bwd_weight_gemm;
 extern const op_variant deconv2d_bwd_weight_flat;
 extern const op_variant deconv2d_bwd_weight_tiled;
 extern const op_variant batchnorm_train_direct;

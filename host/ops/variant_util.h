@@ -13,6 +13,9 @@
 enum { DIRECT_N_PARAMS = 5 };
 extern const variant_param direct_tile_params[DIRECT_N_PARAMS];
 clseg_status conv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys);
+/* 0 with the reason for a grouped or dilated conv, which only the "grouped" variant runs: the
+   dense kernels read every input channel and contiguous taps. 1 otherwise. (host/ops/conv2d.c) */
+int conv2d_dense_only(const op_call *call, char *why, size_t why_len);
 clseg_status deconv2d_check_call(clseg_context *ctx, const op_call *call, shape4 *ys);
 
 /* buf = the variant's parameter defines (op_config_defines) followed by "-DUSE_FMA=1" where the
@@ -34,11 +37,11 @@ clseg_status scratch_get(clseg_context *ctx, size_t bytes, cl_mem *out);
 /* The size scratch_get allocates for a request of `bytes`. */
 size_t scratch_alloc_size(const clseg_device_info *dev, size_t bytes);
 
-/* C = op(A) * op(B) in row-major order (alpha 1, beta 0) by CLBlast on ctx's queue; offsets and
-   leading dimensions count floats. The first call on a device compiles CLBlast's kernels.
+/* C = op(A) * op(B) + beta * C in row-major order by CLBlast on ctx's queue; offsets and leading
+   dimensions count floats. The first call on a device compiles CLBlast's kernels.
    (host/ops/blas.c) */
 clseg_status blas_sgemm(clseg_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                         cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
-                        cl_mem c, size_t c_off, size_t ldc);
+                        float beta, cl_mem c, size_t c_off, size_t ldc);
 
 #endif

@@ -13,6 +13,10 @@ typedef struct wgrad {
     int k, stride, pad;
 } wgrad;
 
+/* The adjoint conv's input (a) and output (b) shapes, side and stride, from the call alone (no
+   buffers needed: for supports() and scratch sizes); 0 unless the call is a dense conv or deconv
+   without activation (the trained ops' form) with valid shapes. */
+int wgrad_geometry(const op_call *call, shape4 *as, shape4 *bs, int *k, int *stride);
 /* Checks an OP_CONV2D_BWD_WEIGHT or OP_DECONV2D_BWD_WEIGHT call and fills g. */
 clseg_status wgrad_problem(clseg_context *ctx, const op_call *call, wgrad *g);
 /* db = the sum of dy over images and pixels, per channel (g->db must be set). */

@@ -21,7 +21,7 @@ void ref_deconv2d_bwd_data(const float *dy, const float *weight, const deconv2d_
                            shape4 xs, float *dx) {
     shape4 ys;
     if (!deconv2d_out_shape(xs, p, &ys)) return;
-    conv2d_params c = {p->cout, p->cin, p->k, p->stride, p->pad, 0};
+    conv2d_params c = {p->cout, p->cin, p->k, p->stride, p->pad, 0, 1, 1};
     ref_conv2d(dy, ys, weight, NULL, &c, dx);
 }
 

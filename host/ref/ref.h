@@ -29,4 +29,12 @@ void ref_softmax(const float *x, shape4 xs, float *y);
 /* labels has xs.n * xs.h * xs.w entries; ties pick the lowest class index. */
 void ref_argmax(const float *x, shape4 xs, int32_t *labels);
 
+/* Inference-only ops of imported models (host/ref/imported.c). */
+float ref_act_value(float v, int act); /* act_kind */
+void ref_act(const float *x, size_t count, int act, float *y);
+void ref_gap(const float *x, shape4 xs, float *y); /* y: xs.n x xs.c x 1 x 1 */
+/* y = a * b, b of a's shape or (a.n, a.c, 1, 1) */
+void ref_mul(const float *a, shape4 as, const float *b, shape4 bs, float *y);
+void ref_resize(const float *x, shape4 xs, const resize_params *p, float *y);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "net/calls.h"
 #include "ops/backward.h"
+#include "ops/desc.h"
 #include "trainer.h"
 #include "../tune/select.h"
 
@@ -251,6 +252,16 @@ static clseg_status build_forward(trainer *t) {
             b->bias = tl->b >= 0 ? t->loc[tl->b].mem : NULL;
         }
         op_call c = net_layer_call(t->steps, i, t->in_shape, t->input, t->bufs);
+        const op_desc *d = op_desc_get(s->op);
+        if ((d && d->inference_only) ||
+            (s->op == OP_CONV2D && (s->p.conv.act > ACT_RELU || conv2d_groups(&s->p.conv) > 1 ||
+                                    conv2d_dil(&s->p.conv) > 1)))
+            return ctx_fail(t->ctx, CLSEG_ERR_UNSUPPORTED,
+                            "layer %s: %s is inference only (no backward; imported models run "
+                            "but do not train)",
+                            L->name,
+                            s->op == OP_CONV2D ? "a grouped, dilated or non-ReLU-activated conv"
+                                               : layer_type_name(L->type));
         switch (s->op) {
         case OP_CONV2D:
         case OP_DECONV2D: {
@@ -274,7 +285,7 @@ static clseg_status build_forward(trainer *t) {
                 st = buffer(t, (size_t)BN_SAVED_PER_CHANNEL * s->out.c * 4, &tl->saved);
             if (st != CLSEG_OK) break;
             if (s->op == OP_CONV2D)
-                c.p.conv.relu = 0;
+                c.p.conv.act = 0;
             else
                 c.p.deconv.relu = 0;
             c.out[0] = (dtensor){tl->z, s->out};
@@ -420,7 +431,7 @@ static clseg_status build_backward(trainer *t) {
             if (deconv)
                 c.p.deconv.relu = 0;
             else
-                c.p.conv.relu = 0;
+                c.p.conv.act = 0;
             c.kind = deconv ? OP_DECONV2D_BWD_WEIGHT : OP_CONV2D_BWD_WEIGHT;
             c.in[0] = act(t, src);
             c.in[1] = dy;
