@@ -157,6 +157,36 @@ typedef struct clseg_startup_stats {
 } clseg_startup_stats;
 CLSEG_API void clseg_context_startup_stats(const clseg_context *ctx, clseg_startup_stats *out);
 
+/* Where one of a context's kernel programs came from. */
+typedef enum clseg_program_origin {
+    CLSEG_PROGRAM_COMPILED = 0,   /* compiled from source (and stored in the binary cache) */
+    CLSEG_PROGRAM_FROM_CACHE = 1, /* loaded from clseg's binary cache */
+    CLSEG_PROGRAM_DRIVER = 2      /* source given to a driver that caches programs itself (PoCL):
+                                     compiled, or found in the driver's cache */
+} clseg_program_origin;
+
+/* One kernel program a context holds: what was built, for which layer and variant, how. */
+typedef struct clseg_program_info {
+    char name[32];     /* kernels/<name>.cl */
+    char defines[256]; /* its build defines, e.g. "-DTILE_CO=8 -DUSE_FMA=1" (cut to fit) */
+    char reason[96];   /* what asked for it: "enc2: conv2d winograd", "every program"
+                          (clseg_context_build_all_programs), or "" (a kernel asked for
+                          outside a net's preparation) */
+    clseg_program_origin origin;
+    double ms; /* wall clock of that compile or load, kernel creation included */
+} clseg_program_info;
+
+/* The programs a context holds, in the order it built them: count, and the i-th (0-based;
+   CLSEG_ERR_INVALID_ARGUMENT past the end). A driver may still compile code for a kernel at its
+   first launch (PoCL: one work-group function per local size), which the first run pays. */
+CLSEG_API int clseg_context_program_count(const clseg_context *ctx);
+CLSEG_API clseg_status clseg_context_program_get(const clseg_context *ctx, int i,
+                                                 clseg_program_info *out);
+
+/* How the context caches compiled programs, in words: "binary cache in DIR", "PoCL keeps
+   compiled programs in its own cache (...)", or "no cache". Never NULL. */
+CLSEG_API const char *clseg_context_program_cache(const clseg_context *ctx);
+
 /* ---- Model: a network description plus its weights, from a .clsm file ---------------------- */
 
 typedef struct clseg_model clseg_model;

@@ -178,6 +178,14 @@ static void contexts(void) {
     clseg_startup_stats ss;
     clseg_context_startup_stats(NULL, &ss);
     clseg_context_startup_stats(ctx, NULL);
+    clseg_program_info pinfo;
+    EXPECT(clseg_context_program_count(NULL) == 0);
+    EXPECT(clseg_context_program_get(NULL, 0, &pinfo) == CLSEG_ERR_INVALID_ARGUMENT);
+    EXPECT(clseg_context_program_get(ctx, -1, &pinfo) == CLSEG_ERR_INVALID_ARGUMENT);
+    EXPECT(clseg_context_program_get(ctx, 0, NULL) == CLSEG_ERR_INVALID_ARGUMENT);
+    EXPECT(clseg_context_program_get(ctx, clseg_context_program_count(ctx), &pinfo) ==
+           CLSEG_ERR_INVALID_ARGUMENT);
+    EXPECT(clseg_context_program_cache(NULL) != NULL && *clseg_context_program_cache(ctx));
     ST(clseg_context_build_all_programs(NULL, NULL));
     EXPECT(clseg_context_tuning_path(NULL) == NULL);
     (void)clseg_context_tuning_state(NULL);

@@ -255,11 +255,21 @@ int main(void) {
                 sweep(HOOK_ALLOC, NULL, device, m);
             }
         } else {
-            /* What a warm run does not do: build from source, and store binaries. */
+            /* What a warm run does not do: build from source, and store binaries (which clseg
+               leaves to PoCL's own cache unless that is off: off here, so that the store is
+               swept on PoCL too). */
             sweep(HOOK_CL, "clCreateProgramWithSource", device, CACHE_OFF);
             sweep(HOOK_CL, "clBuildProgram", device, CACHE_OFF);
+            const char *pocl_cache = getenv("POCL_KERNEL_CACHE");
+            char *saved = pocl_cache ? strdup(pocl_cache) : NULL;
+            setenv("POCL_KERNEL_CACHE", "0", 1);
             sweep(HOOK_CL, "clCreateKernelsInProgram", device, CACHE_COLD);
             sweep(HOOK_CL, "clGetProgramInfo", device, CACHE_COLD);
+            if (saved)
+                setenv("POCL_KERNEL_CACHE", saved, 1);
+            else
+                unsetenv("POCL_KERNEL_CACHE");
+            free(saved);
         }
         char warm[128];
         snprintf(warm, sizeof warm, "%s/warm", dir);

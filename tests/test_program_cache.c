@@ -1,6 +1,7 @@
 /* test_program_cache.c - the on-disk program binary cache: a first context compiles and stores,
    a second loads from the cache, and truncated, bit-flipped, foreign or garbage entries are
-   detected and rebuilt, never trusted; a broken kernel source yields CLSEG_ERR_BUILD and a log. */
+   detected and rebuilt, never trusted; a driver that caches programs itself (PoCL) is left to do
+   so unless its cache is off; a broken kernel source yields CLSEG_ERR_BUILD and a log. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,10 @@ static int list_entries(const char *dir, char names[][512], int max) {
     return n;
 }
 
-/* Builds program "pool" in a fresh context on device `sel`; returns its startup stats. */
-static clseg_startup_stats build_once(const char *sel, const char *dir, clseg_status *st_out) {
+/* Builds program "pool" in a fresh context on device `sel`; returns its startup stats and, when
+   info is not NULL, what the context says about that program. */
+static clseg_startup_stats build_info(const char *sel, const char *dir, clseg_status *st_out,
+                                      clseg_program_info *info) {
     clseg_context *ctx = NULL;
     clseg_context_options o = {CLSEG_CONTEXT_OPTIONS_INIT, .device = sel, .cache_dir = dir};
     clseg_startup_stats s = {0};
@@ -32,8 +35,19 @@ static clseg_startup_stats build_once(const char *sel, const char *dir, clseg_st
     cl_kernel k;
     *st_out = ctx_kernel(ctx, "pool", NULL, "maxpool2d", &k);
     clseg_context_startup_stats(ctx, &s);
+    if (info) {
+        CHECK(clseg_context_program_count(ctx) == 1, "one program listed, not %d",
+              clseg_context_program_count(ctx));
+        CHECK_OK(clseg_context_program_get(ctx, 0, info));
+        CHECK(clseg_context_program_get(ctx, 1, info + 1) == CLSEG_ERR_INVALID_ARGUMENT,
+              "a program past the end");
+    }
     clseg_context_free(ctx);
     return s;
+}
+
+static clseg_startup_stats build_once(const char *sel, const char *dir, clseg_status *st_out) {
+    return build_info(sel, dir, st_out, NULL);
 }
 
 static void damage(const char *path, int how) {
@@ -64,14 +78,34 @@ int main(void) {
                  ctxs[d]->info.device_index);
         CHECK(mkdtemp(dir) != NULL, "mkdtemp");
         clseg_status st;
-        clseg_startup_stats cold = build_once(sel, dir, &st);
+        /* PoCL keeps programs in its own cache: clseg's stays empty (reading a binary back would
+           compile every kernel of the program); with PoCL's cache off, clseg's is used. */
+        const char *pocl_cache = getenv("POCL_KERNEL_CACHE");
+        char *saved = pocl_cache ? strdup(pocl_cache) : NULL;
+        unsetenv("POCL_KERNEL_CACHE");
+        clseg_program_info pi[2];
+        int driver = strstr(clseg_context_program_cache(ctxs[d]), "own cache") != NULL;
+        if (driver) {
+            clseg_startup_stats s = build_info(sel, dir, &st, pi);
+            char none[8][512];
+            CHECK(st == CLSEG_OK && s.programs_built == 1 && pi[0].origin == CLSEG_PROGRAM_DRIVER &&
+                      !strcmp(pi[0].name, "pool") && pi[0].ms > 0,
+                  "driver-cached program: built %d, origin %d, %s", s.programs_built,
+                  (int)pi[0].origin, pi[0].name);
+            CHECK(list_entries(dir, none, 8) == 0, "no clseg cache entry beside the driver's");
+            setenv("POCL_KERNEL_CACHE", "0", 1);
+        }
+        clseg_startup_stats cold = build_info(sel, dir, &st, pi);
+        CHECK(st == CLSEG_OK && pi[0].origin == CLSEG_PROGRAM_COMPILED, "cold origin %d",
+              (int)pi[0].origin);
         CHECK(st == CLSEG_OK && cold.programs_built == 1 && cold.programs_from_cache == 0,
               "cold: built %d cached %d", cold.programs_built, cold.programs_from_cache);
         char names[8][512];
         int entries = list_entries(dir, names, 8);
         CHECK(entries == 1, "one cache entry written, found %d", entries);
-        clseg_startup_stats warm = build_once(sel, dir, &st);
-        CHECK(st == CLSEG_OK && warm.programs_from_cache == 1 && warm.programs_built == 0,
+        clseg_startup_stats warm = build_info(sel, dir, &st, pi);
+        CHECK(st == CLSEG_OK && warm.programs_from_cache == 1 && warm.programs_built == 0 &&
+                  pi[0].origin == CLSEG_PROGRAM_FROM_CACHE,
               "warm: built %d cached %d", warm.programs_built, warm.programs_from_cache);
         printf("%s: cold %.1f ms, warm %.1f ms\n", ctxs[d]->info.name, cold.build_ms,
                warm.cache_load_ms);
@@ -90,6 +124,11 @@ int main(void) {
         CHECK(st == CLSEG_OK && s.programs_built == 1 && s.programs_from_cache == 0,
               "CLSEG_NO_CACHE ignored the cache");
         unsetenv("CLSEG_NO_CACHE");
+        if (saved)
+            setenv("POCL_KERNEL_CACHE", saved, 1);
+        else
+            unsetenv("POCL_KERNEL_CACHE");
+        free(saved);
 
         /* A kernel that does not compile: a status and the build log, no crash. */
         char kdir[] = "/tmp/clseg-kdir-XXXXXX";

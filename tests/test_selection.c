@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/spec.h"
+#include "ops/launch_helpers.h"
 #include "testutil.h"
 #include "tune/choose.h"
 #include "net/calls.h"
@@ -210,6 +211,87 @@ static void check_defaults_table(void) {
     }
 }
 
+/* The ISA level of the defaults table: from the LLVM target in a PoCL device name before the
+   reported vector width (PoCL reports the host's width whatever it compiles for), and the
+   generated rows of an ISA reach only devices of that ISA. */
+static void check_cpu_isa(void) {
+    static const struct {
+        const char *name;
+        uint32_t width;
+        cpu_isa want;
+    } cases[] = {
+        {"pthread-skylake-avx512-AMD EPYC", 16, ISA_AVX512},
+        {"pthread-haswell-AMD EPYC", 16, ISA_AVX2},
+        {"pthread-skylake-Intel(R) Core(TM) i7-6700", 8, ISA_AVX2},
+        {"cpu-znver4-AMD Ryzen 9 7950X", 16, ISA_AVX512},
+        {"pthread-znver3-AMD EPYC 7763", 8, ISA_AVX2},
+        {"pthread-znver5-AMD EPYC 9555", 16, ISA_AVX512},
+        {"pthread-nehalem-Intel Xeon", 4, ISA_SSE},
+        {"Intel(R) Xeon(R) Gold 6248", 16, ISA_AVX512}, /* other CPU runtimes: the width */
+        {"Intel(R) Core(TM) i5-8250U", 8, ISA_AVX2},
+        {"some CPU", 0, ISA_ANY},
+    };
+    for (size_t i = 0; i < CLSEG_ARRAY_LEN(cases); i++) {
+        clseg_device_info d = {0};
+        snprintf(d.name, sizeof d.name, "%s", cases[i].name);
+        d.type = CLSEG_DEVICE_CPU;
+        d.native_vector_width_float = cases[i].width;
+        CHECK(dev_cpu_isa(&d) == cases[i].want, "%s: ISA %s, expected %s", cases[i].name,
+              cpu_isa_name(dev_cpu_isa(&d)), cpu_isa_name(cases[i].want));
+    }
+    clseg_device_info gpu = {0};
+    snprintf(gpu.name, sizeof gpu.name, "NVIDIA GeForce RTX 3080");
+    gpu.type = CLSEG_DEVICE_GPU;
+    gpu.native_vector_width_float = 1;
+    CHECK(dev_cpu_isa(&gpu) == ISA_ANY, "a GPU has no CPU ISA");
+    int isa_rows[ISA_COUNT] = {0};
+    for (size_t i = 0; i < default_rules_len; i++) {
+        const default_rule *r = &default_rules[i];
+        isa_rows[r->isa]++;
+        CHECK(r->isa == ISA_ANY || r->cls == DEV_POCL_CPU || r->cls == DEV_UNKNOWN_CPU,
+              "default rule %zu: an ISA row for a GPU class", i);
+    }
+    CHECK(isa_rows[ISA_AVX512] > 0 && isa_rows[ISA_AVX2] > 0,
+          "measured rows for the AVX-512 and AVX2 classes (%d, %d)", isa_rows[ISA_AVX512],
+          isa_rows[ISA_AVX2]);
+}
+
+/* Drivers that compile a work-group function per local size (PoCL) get a few fixed shapes for
+   the one-work-item-per-element ops whatever the grid; others get the grid-fitted ones. */
+static void check_launch_shapes(void) {
+    static const char *const files[] = {"pocl-skylake-avx512", "nvidia-rtx3080"};
+    for (size_t f = 0; f < CLSEG_ARRAY_LEN(files); f++) {
+        char path[512], err[256];
+        snprintf(path, sizeof path, "%s/tests/fixtures/devices/%s.dev", CLSEG_SOURCE_DIR, files[f]);
+        clseg_device_info dev;
+        int cls;
+        CHECK(dev_fixture_load(path, &dev, &cls, err, sizeof err) == CLSEG_OK, "%s", err);
+        size_t shapes[16][3];
+        int n_shapes = 0;
+        for (size_t x = 1; x <= 300; x += 7)
+            for (size_t y = 1; y <= 200; y += 13)
+                for (size_t z = 1; z <= 64; z *= 4) {
+                    const size_t gws[3] = {x, y, z};
+                    size_t lws[3];
+                    launch_local_size(&dev, gws, lws);
+                    CHECK(lws[0] * lws[1] * lws[2] <= 64 && lws[0] >= 1 && lws[1] >= 1 &&
+                              lws[2] >= 1,
+                          "%s: local size %zux%zux%zu", files[f], lws[0], lws[1], lws[2]);
+                    CHECK(lws[1] == 1 || y > 1, "%s: y padded on a flat grid", files[f]);
+                    int known = 0;
+                    for (int i = 0; i < n_shapes && !known; i++)
+                        known = !memcmp(shapes[i], lws, sizeof lws);
+                    if (!known && n_shapes < 16) memcpy(shapes[n_shapes++], lws, sizeof lws);
+                }
+        if (f == 0)
+            CHECK(n_shapes <= 7,
+                  "%s: %d distinct local sizes (x 64, 32 or 16; y, z or neither filling)", files[f],
+                  n_shapes);
+        else
+            CHECK(n_shapes > 7, "%s: the grid-fitted rule (%d shapes)", files[f], n_shapes);
+    }
+}
+
 static void check_fixture_parser(void) {
     clseg_device_info d;
     char err[256];
@@ -301,6 +383,8 @@ int main(void) {
         CHECK(seen_class[c], "a fixture of class %s", dev_class_name((dev_class)c));
     printf("checked %d layer choices\n", checked_layers);
     check_defaults_table();
+    check_cpu_isa();
+    check_launch_shapes();
     check_fixture_parser();
     check_names();
     free(spec);

@@ -1,5 +1,7 @@
 /* device_api.c - public device calls for the tools: device class, recorded devices, and building
    every kernel program (cold / warm start-up timing). */
+#include <stdio.h>
+
 #include "clseg_tune.h"
 #include "device/program.h"
 #include "tune/profile.h"
@@ -19,10 +21,12 @@ clseg_status clseg_context_build_all_programs(clseg_context *ctx, int *programs)
     if (!ctx) return CLSEG_ERR_INVALID_ARGUMENT;
     size_t n = program_embedded_count();
     if (programs) *programs = (int)n;
-    for (size_t i = 0; i < n; i++) {
+    snprintf(ctx->program_reason, sizeof ctx->program_reason, "every program");
+    clseg_status st = CLSEG_OK;
+    for (size_t i = 0; i < n && st == CLSEG_OK; i++) {
         program_entry *p;
-        clseg_status st = ctx_program(ctx, program_embedded_name(i), "", &p);
-        if (st != CLSEG_OK) return st;
+        st = ctx_program(ctx, program_embedded_name(i), "", &p);
     }
-    return CLSEG_OK;
+    ctx->program_reason[0] = 0;
+    return st;
 }

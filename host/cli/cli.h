@@ -104,6 +104,9 @@ void cli_progress_end(cli_progress *p);
 /* "1h02m", "3m05s", "12s" */
 void cli_format_duration(double seconds, char *buf, size_t len);
 
+/* A program's origin in reports: "compiled", "cache" or "driver" (clseg_program_info). */
+const char *program_origin_name(clseg_program_origin origin);
+
 /* JSON values for the commands' reports (cli_json.c): a string with escapes; a number, null for
    NaN or infinity (JSON has neither); "TILE_X=4 TILE_CO=8" as {"TILE_X": 4, "TILE_CO": 8}. */
 void cli_json_str(FILE *f, const char *s);

@@ -71,3 +71,15 @@ int cli_parse_on_off(const char *s, int *flip) {
     }
     return 0;
 }
+
+const char *program_origin_name(clseg_program_origin origin) {
+    switch (origin) {
+    case CLSEG_PROGRAM_FROM_CACHE:
+        return "cache";
+    case CLSEG_PROGRAM_DRIVER:
+        return "driver";
+    case CLSEG_PROGRAM_COMPILED:
+        break;
+    }
+    return "compiled";
+}

@@ -38,6 +38,10 @@ typedef struct bench_result {
     int iters_done, warmup_done;
     clseg_layer_timing timing;
     clseg_startup_stats cold_stats, warm_stats;
+    double cold_ready_ms;    /* of cold_ms: model, context and net ready (programs built) */
+    char program_cache[256]; /* how the context caches programs, in words */
+    int n_programs;          /* the programs the cold start built, and what for */
+    clseg_program_info *programs;
     clseg_memory_stats mem;
     clseg_device_peak peak; /* gflops 0: not measured */
     int n_layers;
@@ -257,6 +261,16 @@ static void measure_peak(clseg_context *ctx, bench_result *r) {
              r->peak.from_cache ? "cached" : "measured");
 }
 
+/* What the cold start built and why, for the report (best effort: none on out of memory). */
+static void keep_programs(const clseg_context *ctx, bench_result *r) {
+    snprintf(r->program_cache, sizeof r->program_cache, "%s", clseg_context_program_cache(ctx));
+    int n = clseg_context_program_count(ctx);
+    r->programs = n > 0 ? calloc((size_t)n, sizeof *r->programs) : NULL;
+    for (int i = 0; r->programs && i < n; i++)
+        if (clseg_context_program_get(ctx, i, &r->programs[r->n_programs]) == CLSEG_OK)
+            r->n_programs++;
+}
+
 static void run_device(const bench_opts *o, const clseg_device_info *dev, bench_result *r) {
     memset(r, 0, sizeof *r);
     r->dev = *dev;
@@ -272,6 +286,7 @@ static void run_device(const bench_opts *o, const clseg_device_info *dev, bench_
     clseg_net *net = NULL;
     double t0 = clseg_now_ms();
     clseg_status st = open_net(o, sel, cache, r, &m, &ctx, &net);
+    r->cold_ready_ms = clseg_now_ms() - t0;
     if (st == CLSEG_OK) {
         float *x, *y;
         st = io_buffers(o, net, &x, &y) ? clseg_net_forward(net, x, o->n, o->h, o->w, y)
@@ -279,6 +294,7 @@ static void run_device(const bench_opts *o, const clseg_device_info *dev, bench_
         r->cold_ms = clseg_now_ms() - t0;
         if (st != CLSEG_OK) fail(r, st, "forward", clseg_context_error(ctx));
         clseg_context_startup_stats(ctx, &r->cold_stats);
+        keep_programs(ctx, r);
         snprintf(r->network, sizeof r->network, "%s", clseg_model_network_name(m));
         free(x);
         free(y);
@@ -360,6 +376,15 @@ static void print_text(const bench_opts *o, const bench_result *r) {
            "warm %.0f ms (%d from the cache, %d compiled); first forward after it %.0f ms\n",
            r->cold_ms, r->cold_stats.programs_built, r->warm_ms, r->warm_stats.programs_from_cache,
            r->warm_stats.programs_built, r->first_forward_ms);
+    printf("  cold start-up         %.0f ms to a ready network, %.0f ms in the first forward "
+           "(where drivers such as PoCL compile a work-group function per kernel and local "
+           "size); programs: %s\n",
+           r->cold_ready_ms, r->cold_ms - r->cold_ready_ms, r->program_cache);
+    for (int i = 0; i < r->n_programs; i++) {
+        const clseg_program_info *p = &r->programs[i];
+        printf("    %-10s %-8s %7.0f ms  %-36s %s\n", p->name, program_origin_name(p->origin),
+               p->ms, *p->reason ? p->reason : "-", p->defines);
+    }
     if (r->peak.gflops > 0)
         printf("  roofline              %.1f GFLOP/s FMA peak, %.1f GB/s copy (%s)\n",
                r->peak.gflops, r->peak.gbs, r->peak.from_cache ? "cached" : "measured");
@@ -510,6 +535,26 @@ static void json_result(FILE *f, const bench_opts *o, const bench_result *r, con
             "\"warm_programs_built\": %d},\n",
             r->cold_stats.programs_built, r->warm_stats.programs_from_cache,
             r->warm_stats.programs_built);
+    fprintf(f, "%s\"startup\": {\"cold_ready_ms\": ", ind);
+    cli_json_num(f, r->cold_ready_ms);
+    fputs(", \"cold_first_forward_ms\": ", f);
+    cli_json_num(f, r->cold_ms - r->cold_ready_ms);
+    fputs(", \"program_cache\": ", f);
+    cli_json_str(f, r->program_cache);
+    fputs(", \"programs\": [", f);
+    for (int i = 0; i < r->n_programs; i++) {
+        const clseg_program_info *p = &r->programs[i];
+        fprintf(f, "%s\n%s  {\"name\": ", i ? "," : "", ind);
+        cli_json_str(f, p->name);
+        fputs(", \"defines\": ", f);
+        cli_json_str(f, p->defines);
+        fputs(", \"for\": ", f);
+        cli_json_str(f, p->reason);
+        fprintf(f, ", \"origin\": \"%s\", \"ms\": ", program_origin_name(p->origin));
+        cli_json_num(f, p->ms);
+        fputs("}", f);
+    }
+    fprintf(f, "]},\n");
     const clseg_memory_stats *m = &r->mem;
     fprintf(f, "%s\"peak_bytes\": %.0f,\n%s\"peak_bytes_memplan\": %.0f,\n", ind, peak_now(m), ind,
             peak_planned(m));
@@ -821,6 +866,7 @@ int cmd_bench(int argc, char **argv) {
             cli_error("%s (%d:%d): %s", res[d].dev.name, res[d].dev.platform_index,
                       res[d].dev.device_index, res[d].error);
         free(res[d].layers);
+        free(res[d].programs);
     }
     free(res);
     clseg_free(devs);

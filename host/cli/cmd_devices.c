@@ -122,7 +122,7 @@ static void print_text(const clseg_device_info *d, const startup_times *t) {
     if (t) {
         if (t->ok)
             printf("     start-up        %d kernel programs: cold compile %.0f ms, warm (binary "
-                   "cache) %.0f ms\n",
+                   "cache, or PoCL's own) %.0f ms\n",
                    t->programs, t->cold_ms, t->warm_ms);
         else
             printf("     start-up        kernels failed to build on this device\n");
@@ -135,7 +135,8 @@ static void help(void) {
            "uses. The first column is the device's P:D selector for --device / CLSEG_DEVICE.\n\n"
            "  --json      machine-readable output (an array of objects)\n"
            "  --verbose   also compile all of clseg's kernels on each device and report the\n"
-           "              cold (from source) and warm (from the binary cache) start-up times\n"
+           "              cold (from source) and warm (from the binary cache; on PoCL, from\n"
+           "              PoCL's own cache, which clseg leaves programs to) start-up times\n"
            "  -h, --help  this text\n");
 }
 

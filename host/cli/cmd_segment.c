@@ -30,7 +30,9 @@ static void help(void) {
         "                     twice the time; default: the model's test_flip)\n"
         "  --timing           print start-up (model load, kernel compile or cache), per-image\n"
         "                     times (one input or --no-pipeline) and images per second on\n"
-        "                     stderr\n"
+        "                     stderr, then each kernel program built: the layer and variant\n"
+        "                     it was for, compiled / from the cache / left to the driver's\n"
+        "                     own cache (PoCL), and its time\n"
         "  --no-pipeline      several inputs one after another; by default a decoder thread,\n"
         "                     the device (two frames in flight) and an encoder thread overlap\n"
         "  -h, --help         this text\n\n"
@@ -221,6 +223,15 @@ int cmd_segment(int argc, char **argv) {
         }
     }
     failures = segment_run(net, ctx, model, jobs, n_inputs, pipelined, timing);
+    if (timing) {
+        /* After the images: a size the net was not prepared for builds more programs. */
+        fprintf(stderr, "clseg: programs (%s):\n", clseg_context_program_cache(ctx));
+        clseg_program_info pi;
+        for (int i = 0; clseg_context_program_get(ctx, i, &pi) == CLSEG_OK; i++)
+            fprintf(stderr, "clseg:   %-16s %-8s %6.0f ms  %s%s%s\n", pi.name,
+                    program_origin_name(pi.origin), pi.ms, *pi.reason ? pi.reason : "-",
+                    *pi.defines ? "  " : "", pi.defines);
+    }
 done:
     for (int i = 0; paths && i < 3 * n_inputs; i++) free(paths[i]);
     free(paths);

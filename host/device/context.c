@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver.h"
 #include "program.h"
 #include "runtime.h"
 
@@ -157,6 +158,13 @@ clseg_status device_context_create(clseg_context **out, const clseg_context_opti
             ctx->cache_dir = env_or(opts->cache_dir, "CLSEG_CACHE_DIR");
             if (!ctx->cache_dir) ctx->cache_dir = default_cache_dir();
         }
+        ctx->driver_caches =
+            driver_caches_programs(&ctx->info, ctx->program_cache, sizeof ctx->program_cache);
+        if (!ctx->driver_caches && ctx->cache_dir)
+            snprintf(ctx->program_cache, sizeof ctx->program_cache, "binary cache in %s",
+                     ctx->cache_dir);
+        else if (!ctx->driver_caches)
+            snprintf(ctx->program_cache, sizeof ctx->program_cache, "no cache");
     }
     if (st != CLSEG_OK) {
         if (errbuf) snprintf(errbuf, errlen, "%s", ctx->error);
@@ -195,6 +203,20 @@ const char *clseg_context_build_log(const clseg_context *ctx) {
 
 void clseg_context_startup_stats(const clseg_context *ctx, clseg_startup_stats *out) {
     if (ctx && out) *out = ctx->stats;
+}
+
+int clseg_context_program_count(const clseg_context *ctx) {
+    return ctx ? (int)programs_count(ctx) : 0;
+}
+
+clseg_status clseg_context_program_get(const clseg_context *ctx, int i, clseg_program_info *out) {
+    if (!ctx || !out || i < 0 || !programs_get(ctx, (size_t)i, out))
+        return CLSEG_ERR_INVALID_ARGUMENT;
+    return CLSEG_OK;
+}
+
+const char *clseg_context_program_cache(const clseg_context *ctx) {
+    return ctx ? ctx->program_cache : "no cache";
 }
 
 size_t ctx_kernel_max_group(const clseg_context *ctx, cl_kernel kernel) {

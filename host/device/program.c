@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "driver.h"
 #include "program.h"
 
 extern const struct {
@@ -27,7 +28,9 @@ typedef struct kernel_entry {
 } kernel_entry;
 
 struct program_entry {
-    char *name, *defines;
+    char *name, *defines, *reason;
+    clseg_program_origin origin;
+    double ms; /* compile or load, kernel creation for the cache included */
     cl_program program;
     kernel_entry *kernels;
     size_t n_kernels;
@@ -56,6 +59,7 @@ void programs_release(clseg_context *ctx) {
         if (p->program) clReleaseProgram(p->program);
         free(p->name);
         free(p->defines);
+        free(p->reason);
     }
     free(ctx->programs);
     ctx->programs = NULL;
@@ -297,7 +301,10 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
     snprintf(options, olen, "%s%s%s", BASE_OPTIONS, *defines ? " " : "", defines);
 
     cl_program program = NULL;
-    char *key = ctx->cache_dir ? cache_key(ctx, options, source) : NULL;
+    clseg_program_origin origin = CLSEG_PROGRAM_COMPILED;
+    /* A driver that caches programs itself gets the source every time: its cache answers, and
+       clseg's would only cost the compiles that reading a binary back forces (driver.h). */
+    char *key = ctx->cache_dir && !ctx->driver_caches ? cache_key(ctx, options, source) : NULL;
     double t0 = clseg_now_ms();
     const uint8_t *bin;
     uint8_t *file;
@@ -306,6 +313,7 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
         if (build_from_binary(ctx, bin, blen, options, &program)) {
             ctx->stats.programs_from_cache++;
             ctx->stats.cache_load_ms += clseg_now_ms() - t0;
+            origin = CLSEG_PROGRAM_FROM_CACHE;
             free(key); /* nothing to store */
             key = NULL;
         }
@@ -317,6 +325,7 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
         if (st == CLSEG_OK) {
             ctx->stats.programs_built++;
             ctx->stats.build_ms += clseg_now_ms() - t0;
+            if (ctx->driver_caches) origin = CLSEG_PROGRAM_DRIVER;
         }
     }
     free(source);
@@ -329,19 +338,40 @@ clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defin
     memset(p, 0, sizeof *p);
     p->name = clseg_strdup(name);
     p->defines = clseg_strdup(defines);
+    p->reason = clseg_strdup(ctx->program_reason);
     p->program = program;
-    if (!p->name || !p->defines) {
+    p->origin = origin;
+    if (!p->name || !p->defines || !p->reason) {
         free(p->name);
         free(p->defines);
+        free(p->reason);
         clReleaseProgram(program);
         free(key);
         return ctx_fail(ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
     }
     ctx->n_programs++;
+    /* Storing creates every kernel, where some drivers do much of their compiling: counted. */
     if (key) cache_store(ctx, key, program);
     free(key);
+    p->ms = clseg_now_ms() - t0;
     *out = p;
     return CLSEG_OK;
+}
+
+size_t programs_count(const clseg_context *ctx) {
+    return ctx->n_programs;
+}
+
+int programs_get(const clseg_context *ctx, size_t i, clseg_program_info *out) {
+    if (i >= ctx->n_programs) return 0;
+    const program_entry *p = &ctx->programs[i];
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", p->name);
+    snprintf(out->defines, sizeof out->defines, "%s", p->defines);
+    snprintf(out->reason, sizeof out->reason, "%s", p->reason);
+    out->origin = p->origin;
+    out->ms = p->ms;
+    return 1;
 }
 
 clseg_status ctx_kernel(clseg_context *ctx, const char *program, const char *defines,

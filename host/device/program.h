@@ -11,6 +11,11 @@ void programs_release(clseg_context *ctx);
 clseg_status ctx_program(clseg_context *ctx, const char *name, const char *defines,
                          program_entry **out);
 
+/* The programs in the store, in the order they joined it; programs_get fills out and returns
+   1, or 0 when i is out of range. */
+size_t programs_count(const clseg_context *ctx);
+int programs_get(const clseg_context *ctx, size_t i, clseg_program_info *out);
+
 /* Checks one binary-cache entry (docs/architecture.md): on 1, *bin and *len point at the device
    binary inside data; a truncated, corrupt or foreign (other key) entry is 0. Pure, for the
    fuzzer. */

@@ -121,11 +121,18 @@ struct clseg_context {
 
     char *kernel_dir; /* NULL = embedded sources */
     char *cache_dir;  /* NULL = no binary cache */
+    /* 1 = the driver caches programs itself, so clseg's binary cache is left alone (driver.h);
+       program_cache says how programs are cached, in words. */
+    int driver_caches;
+    char program_cache[256];
 
     program_entry *programs; /* built programs and their kernels, by (name, defines) */
     size_t n_programs, cap_programs;
 
     clseg_startup_stats stats;
+    /* What the programs built next are for ("enc2: conv2d winograd"), kept with each program
+       (clseg_context_program_get); "" = not said. Set by the net while it prepares. */
+    char program_reason[96];
     char error[1024];
     char *build_log;
 

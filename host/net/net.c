@@ -215,14 +215,16 @@ clseg_status net_prepare(clseg_net *net, int n, int height, int width) {
     }
     net->activation_bytes = total;
     net->scratch_needed = scratch;
-    for (int i = 0; st == CLSEG_OK && i < net->spec.n_layers; i++) {
-        op_call c = net_step_call(net, i);
-        st = op_prepare_choice(ctx, &c, &net->choices[i]);
+    for (int i = 0; st == CLSEG_OK && i <= net->spec.n_layers; i++) {
+        op_call c = i < net->spec.n_layers ? net_step_call(net, i) : argmax_call(net);
+        op_choice *ch = i < net->spec.n_layers ? &net->choices[i] : &net->argmax_choice;
+        /* Said with each program built now: start-up reports show what each compile was for. */
+        snprintf(ctx->program_reason, sizeof ctx->program_reason, "%s: %s %s",
+                 i < net->spec.n_layers ? net->spec.layers[i].name : "output", op_kind_name(c.kind),
+                 ch->variant ? ch->variant->name : "?");
+        st = op_prepare_choice(ctx, &c, ch);
     }
-    if (st == CLSEG_OK) {
-        op_call c = argmax_call(net);
-        st = op_prepare_choice(ctx, &c, &net->argmax_choice);
-    }
+    ctx->program_reason[0] = 0;
     if (st != CLSEG_OK) free_activations(net);
     return st;
 }

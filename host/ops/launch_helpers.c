@@ -2,6 +2,9 @@
 #include "launch_helpers.h"
 
 #include <limits.h>
+#include <stdint.h>
+
+#include "../device/driver.h"
 
 /* Small enough for every OpenCL device (the minimum CL_DEVICE_MAX_WORK_GROUP_SIZE is 1, but
    real devices give at least 64), large enough to fill a SIMD unit. */
@@ -13,7 +16,25 @@ static size_t pow2_at_least(size_t n, size_t cap) {
     return p;
 }
 
+/* The narrowest x that drivers compiling a work-group function per local size get (driver.h): a
+   16-float vector's width. */
+#define SPECIALISED_MIN_X 16
+
 void launch_local_size(const clseg_device_info *dev, const size_t gws[3], size_t lws[3]) {
+    if (driver_traits_of(dev)->specialises_local_size) {
+        /* Every distinct local size is one more compile at the first run (PoCL: 0.1-2 s each,
+           docs/bench.md): a few shapes (x 64, 32 or 16, y or else z filling
+           64) whatever the grid, for a few idle work-items at the edges of narrow grids. */
+        const size_t all[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
+        size_t want[3] = {pow2_at_least(gws[0], LAUNCH_GROUP_ITEMS), 1, 1};
+        if (want[0] < SPECIALISED_MIN_X) want[0] = SPECIALISED_MIN_X;
+        if (gws[1] > 1)
+            want[1] = LAUNCH_GROUP_ITEMS / want[0];
+        else if (gws[2] > 1)
+            want[2] = LAUNCH_GROUP_ITEMS / want[0];
+        launch_clamp_local(dev, 0, want, all, lws);
+        return;
+    }
     size_t budget = LAUNCH_GROUP_ITEMS;
     if (dev->max_work_group_size && dev->max_work_group_size < budget)
         budget = dev->max_work_group_size;

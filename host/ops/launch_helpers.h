@@ -6,7 +6,9 @@
 
 /* Local size for a grid of gws[0] x gws[1] x gws[2] work-items whose dimension 0 runs along
    contiguous memory: up to 64 work-items, as many as useful along x, the rest along y, within
-   the device's limits. ctx_run rounds the global size up and the kernels bounds-check. */
+   the device's limits. ctx_run rounds the global size up and the kernels bounds-check. On a
+   driver that compiles a work-group function per local size (PoCL), x is 64, 32 or 16 and y
+   (else z) fills the 64 even past the grid: a few shapes, fewer first-run compiles. */
 void launch_local_size(const clseg_device_info *dev, const size_t gws[3], size_t lws[3]);
 
 /* lws = the wanted work-group shape clamped to the grid, to the device's per-dimension limits

@@ -71,9 +71,12 @@ static int rule_matches(const default_rule *r, const op_call *call) {
 
 int op_class_default(const clseg_device_info *dev, const op_call *call, op_choice *out) {
     dev_class cls = dev_classify(dev);
+    cpu_isa isa = dev_cpu_isa(dev);
     for (size_t i = 0; i < default_rules_len; i++) {
         const default_rule *r = &default_rules[i];
-        if (r->cls != cls || r->kind != call->kind || !rule_matches(r, call)) continue;
+        if (r->cls != cls || (r->isa != ISA_ANY && r->isa != isa) || r->kind != call->kind ||
+            !rule_matches(r, call))
+            continue;
         const op_variant *v = op_variant_find(call->kind, r->variant);
         op_config cfg;
         if (!v || !tune_params_to_config(v, r->params, &cfg)) continue;

@@ -8,11 +8,13 @@
 #include "profile.h"
 #include "tunedb.h"
 
-/* One rule of the defaults table: for devices of class `cls`, calls of `kind` whose shape
-   matches (0 = any), use `variant` with `params` (unnamed parameters keep their generic
-   defaults). The first matching rule whose configuration is legal on the device wins. */
+/* One rule of the defaults table: for devices of class `cls` (and CPU ISA `isa`, if given),
+   calls of `kind` whose shape matches (0 = any), use `variant` with `params` (unnamed parameters
+   keep their generic defaults). The first matching rule whose configuration is legal on the
+   device wins: the ISA's measured rows (generated) come before the class's. */
 typedef struct default_rule {
     dev_class cls;
+    cpu_isa isa; /* ISA_ANY = every device of the class; else only CPUs of that ISA */
     op_kind kind;
     int k, stride;          /* conv / deconv kernel size and stride */
     int cin_min, cin_max;   /* input channels */

@@ -98,6 +98,51 @@ dev_class dev_classify(const clseg_device_info *dev) {
     return DEV_UNKNOWN_GPU;
 }
 
+static const char *const isa_names[ISA_COUNT] = {
+    [ISA_ANY] = "any", [ISA_SSE] = "sse", [ISA_AVX2] = "avx2", [ISA_AVX512] = "avx512"};
+
+const char *cpu_isa_name(cpu_isa isa) {
+    return (unsigned)isa < ISA_COUNT ? isa_names[isa] : "?";
+}
+
+/* LLVM x86 target CPUs by the widest vector ISA they have; tried in order, so "skylake-avx512"
+   is matched before "skylake". */
+static const struct {
+    const char *target;
+    cpu_isa isa;
+} llvm_targets[] = {
+    {"avx512", ISA_AVX512},        {"cannonlake", ISA_AVX512},
+    {"icelake", ISA_AVX512},       {"cascadelake", ISA_AVX512},
+    {"cooperlake", ISA_AVX512},    {"tigerlake", ISA_AVX512},
+    {"rocketlake", ISA_AVX512},    {"sapphirerapids", ISA_AVX512},
+    {"emeraldrapids", ISA_AVX512}, {"graniterapids", ISA_AVX512},
+    {"znver4", ISA_AVX512},        {"znver5", ISA_AVX512},
+    {"x86-64-v4", ISA_AVX512},     {"knl", ISA_AVX512},
+    {"knm", ISA_AVX512},           {"haswell", ISA_AVX2},
+    {"broadwell", ISA_AVX2},       {"skylake", ISA_AVX2},
+    {"alderlake", ISA_AVX2},       {"raptorlake", ISA_AVX2},
+    {"meteorlake", ISA_AVX2},      {"arrowlake", ISA_AVX2},
+    {"lunarlake", ISA_AVX2},       {"gracemont", ISA_AVX2},
+    {"znver1", ISA_AVX2},          {"znver2", ISA_AVX2},
+    {"znver3", ISA_AVX2},          {"bdver", ISA_AVX2},
+    {"x86-64-v3", ISA_AVX2},       {"sandybridge", ISA_AVX2},
+    {"ivybridge", ISA_AVX2},       {"btver2", ISA_AVX2},
+    {"nehalem", ISA_SSE},          {"westmere", ISA_SSE},
+    {"silvermont", ISA_SSE},       {"goldmont", ISA_SSE},
+    {"x86-64-v2", ISA_SSE},        {"core2", ISA_SSE},
+    {"penryn", ISA_SSE},
+};
+
+cpu_isa dev_cpu_isa(const clseg_device_info *dev) {
+    if (dev->type != CLSEG_DEVICE_CPU) return ISA_ANY;
+    char name[256];
+    dev_normalized_name(dev, name, sizeof name);
+    for (size_t i = 0; i < CLSEG_ARRAY_LEN(llvm_targets); i++)
+        if (contains_nocase(name, llvm_targets[i].target)) return llvm_targets[i].isa;
+    uint32_t w = dev->native_vector_width_float;
+    return w >= 16 ? ISA_AVX512 : w >= 8 ? ISA_AVX2 : w >= 4 ? ISA_SSE : ISA_ANY;
+}
+
 /* ---- fixtures ------------------------------------------------------------------------------- */
 
 static int parse_u64(const char *s, uint64_t *out) {

@@ -28,6 +28,24 @@ int dev_class_parse(const char *name);
 
 dev_class dev_classify(const clseg_device_info *dev);
 
+/* The vector ISA a CPU device compiles kernels for: the defaults table's level between the
+   device class and the exact device (CLBlast's database has the same ladder). */
+typedef enum cpu_isa {
+    ISA_ANY = 0, /* a GPU, or a CPU whose ISA cannot be told; in a rule: any ISA */
+    ISA_SSE,     /* 4 floats per vector */
+    ISA_AVX2,    /* 8 floats (AVX and AVX2, with or without FMA) */
+    ISA_AVX512,  /* 16 floats */
+    ISA_COUNT
+} cpu_isa;
+
+/* "any", "sse", "avx2", "avx512". */
+const char *cpu_isa_name(cpu_isa isa);
+
+/* A CPU device's ISA: from the LLVM target PoCL puts in the device name ("pthread-haswell-...",
+   "pthread-skylake-avx512-...", "cpu-znver4-..."), else from the native float vector width it
+   reports (16, 8, 4); ISA_ANY for other devices. */
+cpu_isa dev_cpu_isa(const clseg_device_info *dev);
+
 /* The device name without runtime decoration, for classification and database keys: PoCL's
    device-type prefixes ("pthread-", "cpu-", "basic-") dropped, runs of blanks collapsed, ends
    trimmed. */
