@@ -13,7 +13,8 @@
 
 /* x: [n][cin][h][w]   weight: [cout][cin / groups][k][k]   bias: [cout] or NULL
    y: [n][cout][oh][ow]. Global size (ceil(ow / TILE_X), oh, n * cout). */
-__kernel void conv2d_grouped(__global const float *restrict x, __global const float *restrict weight,
+__kernel void conv2d_grouped(__global const float *restrict x,
+                             __global const float *restrict weight,
                              __global const float *restrict bias, __global float *restrict y,
                              int cin, int h, int w, int cout, int oh, int ow, int k, int stride,
                              int pad, int dil, int groups, int act, int batch) {
