@@ -3,17 +3,24 @@
 
 /* Tunables (a tuned variant is the same source with other -D values):
    TILE_CO  output channels per work-item (any value >= 1)
-   TILE_T   tiles per work-item, one float vector: 1, 2, 4, 8 or 16 */
+   TILE_T   tiles per work-item: 1, 2, 4, 8 or 16 (one float vector), or 32 (two of 16, so that
+            each broadcast weight feeds two FMAs) */
 #ifndef TILE_CO
 #define TILE_CO 8
 #endif
 #ifndef TILE_T
 #define TILE_T 16
 #endif
+#if TILE_T > 16
+#define VW 16
+#else
+#define VW TILE_T
+#endif
+#define NV (TILE_T / VW) /* vectors per channel */
 
-#define VEC          FLOATN(TILE_T)
-#define VLOAD(p)     VLOADN(TILE_T, p)
-#define VSTORE(v, p) VSTOREN(TILE_T, v, p)
+#define VEC          FLOATN(VW)
+#define VLOAD(p)     VLOADN(VW, p)
+#define VSTORE(v, p) VSTOREN(VW, v, p)
 
 /* The operands share one scratch buffer, at float offsets:
      U[ue][ci][cout_pad]     transformed weights (zero past cout)
@@ -36,17 +43,27 @@ __kernel void wino_gemm(__global const float *restrict s_in, __global float *res
     const int ue = u_side * min(row, u_side - 1) + min(col, u_side - 1);
     __global const float *u = s_in + u_off + (size_t)ue * cin * cout_pad + co0;
     __global const float *v = s_in + v_off + (size_t)e * cin * tc_pad + t0;
-    VEC acc[TILE_CO];
+    VEC acc[TILE_CO][NV];
 #pragma unroll
-    for (int c = 0; c < TILE_CO; c++) acc[c] = (VEC)0.0f;
+    for (int c = 0; c < TILE_CO; c++)
+#pragma unroll
+        for (int j = 0; j < NV; j++) acc[c][j] = (VEC)0.0f;
     for (int ci = 0; ci < cin; ci++) {
-        const VEC xv = VLOAD(v);
+        VEC xv[NV];
 #pragma unroll
-        for (int c = 0; c < TILE_CO; c++) acc[c] = MAD((VEC)u[c], xv, acc[c]);
+        for (int j = 0; j < NV; j++) xv[j] = VLOAD(v + j * VW);
+#pragma unroll
+        for (int c = 0; c < TILE_CO; c++) {
+            const VEC uc = (VEC)u[c];
+#pragma unroll
+            for (int j = 0; j < NV; j++) acc[c][j] = MAD(uc, xv[j], acc[c][j]);
+        }
         u += cout_pad;
         v += tc_pad;
     }
     __global float *m = s_out + m_off + ((size_t)e * cout_pad + co0) * tc_pad + t0;
 #pragma unroll
-    for (int c = 0; c < TILE_CO; c++) VSTORE(acc[c], m + (size_t)c * tc_pad);
+    for (int c = 0; c < TILE_CO; c++)
+#pragma unroll
+        for (int j = 0; j < NV; j++) VSTORE(acc[c][j], m + (size_t)c * tc_pad + j * VW);
 }

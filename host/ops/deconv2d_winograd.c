@@ -12,8 +12,8 @@
    (3 * 3 * 4 * 2 * 3 * 3 = 648 combinations). */
 static const int wino_m_choices[] = {2, 3, 4};
 static const int trans_t_choices[] = {1, 4, 8};
-static const int tile_co_choices[] = {4, 8, 16, 32};
-static const int tile_t_choices[] = {8, 16};
+static const int tile_co_choices[] = {4, 8, 12, 16, 32};
+static const int tile_t_choices[] = {8, 16, 32};
 static const int wg_choices[] = {1, 4, 8};
 enum { P_WINO_M, P_TRANS_T, P_TILE_CO, P_TILE_T, P_WG_X, P_WG_Y, N_PARAMS };
 static const variant_param params[N_PARAMS] = {

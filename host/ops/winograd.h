@@ -7,7 +7,7 @@
 #include "ops.h"
 
 /* Chunk columns are padded to a multiple of this, so that every TILE_T divides them. */
-#define WINO_TILE_ALIGN 16
+#define WINO_TILE_ALIGN 32
 
 /* The scratch layout of one call: U (transformed weights), then V (transformed input tiles of a
    chunk) and M (their products); see kernels/winograd_gemm.cl. */

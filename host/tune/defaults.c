@@ -9,16 +9,20 @@
 #define ANY_SHAPE  ANY, ANY, ANY, ANY, ANY, ANY, ANY, ANY
 #define K3S1_CIN16 3, 1, 16, ANY, ANY, ANY, ANY, ANY /* Winograd's case, past the RGB input */
 #define K1         1, ANY, ANY, ANY, ANY, ANY, ANY, ANY
+#define K3S2       3, 2, ANY, ANY, ANY, ANY, ANY, ANY /* the Winograd deconv's case */
 
 /* Where the numbers come from. pocl-cpu: the winners of `clseg tune --budget 300` on the
    quiet 2-core AVX-512 machine of docs/tuning.md (Winograd F(4x4,3x3) wins the 3x3 layers past
-   the first, with a wider transform tile where there are few input channels; the
-   stride-decomposed transposed conv wins the decoder, with whole groups of channel blocks for
-   small output planes; 8 floats per vector for the memory-bound ops; the "flat" weight gradient,
-   2.3x the lane-parallel "tiled" one, which GPUs keep as the generic choice). llvmpipe: measured
-   the same way on rusticl at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8 tiles
-   ran at 0.2; the decoder 0.4-1 GFLOP/s with 2x4 tiles). The GPU rows are reasoned starting points,
-   not measurements (no such GPU here): desktop GPUs get the local-memory tiled kernel with 32- to
+   the first, with a wider transform tile where there are few input channels; the Winograd
+   transposed conv (F(2,2) phases) wins the decoder's 3x3 stride-2 layers from 256 input channels,
+   1.2-1.9x over the stride-decomposed one, which keeps the shallower ones (issue 12, measured on a
+   loaded machine, interleaved), with whole groups of channel blocks for small output planes; 8
+   floats per vector for the memory-bound ops; the "flat" weight gradient, 2.3x the lane-parallel
+   "tiled" one, which GPUs keep as the generic choice). llvmpipe: measured the same way on rusticl
+   at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8 tiles ran at 0.2; the decoder
+   0.4-1 GFLOP/s with 2x4 tiles, and 2.7-3.4x faster as the Winograd deconv with F(2,2) phases,
+   measured at the seed net's 480x352 shapes). The GPU rows are reasoned starting points, not
+   measurements (no such GPU here): desktop GPUs get the local-memory tiled kernel with 32- to
    64-item groups shaped for their SIMD width (Intel 8-16 lanes, AMD RDNA 32, NVIDIA 32) and CLBlast
    (which carries tuned GEMM parameters for many GPUs) for 1x1 convolutions; Mali, whose local
    memory is ordinary cache, gets Winograd and the register-tiled direct kernel with small tiles and
@@ -32,6 +36,8 @@ const default_rule default_rules[] = {
      "WINO_M=4 TRANS_T=4 TILE_CO=8 TILE_T=16 WG_X=1 WG_Y=4"},
     {DEV_POCL_CPU, OP_CONV2D, K1, "direct", "TILE_CO=8 TILE_X=16 WG_X=8 WG_Y=4 WG_Z=4"},
     {DEV_POCL_CPU, OP_CONV2D, ANY_SHAPE, "direct", "TILE_CO=16 TILE_X=16 WG_X=8 WG_Y=4 WG_Z=4"},
+    {DEV_POCL_CPU, OP_DECONV2D, 3, 2, 256, ANY, ANY, ANY, ANY, ANY, "winograd",
+     "WINO_M=2 TRANS_T=8 TILE_CO=8 TILE_T=32 WG_X=1 WG_Y=4"},
     {DEV_POCL_CPU, OP_DECONV2D, ANY, ANY, ANY, ANY, ANY, ANY, ANY, 4096, "stride_decomposed",
      "TILE_CO=8 TILE_X=16 WG_X=1 WG_Y=16"},
     {DEV_POCL_CPU, OP_DECONV2D, ANY_SHAPE, "stride_decomposed",
@@ -46,6 +52,8 @@ const default_rule default_rules[] = {
     {DEV_LLVMPIPE, OP_CONV2D, K3S1_CIN16, "winograd",
      "WINO_M=4 TRANS_T=1 TILE_CO=8 TILE_T=8 WG_X=8 WG_Y=8"},
     {DEV_LLVMPIPE, OP_CONV2D, ANY_SHAPE, "direct", "TILE_CO=4 TILE_X=4 WG_X=8 WG_Y=4 WG_Z=1"},
+    {DEV_LLVMPIPE, OP_DECONV2D, K3S2, "winograd",
+     "WINO_M=2 TRANS_T=1 TILE_CO=8 TILE_T=8 WG_X=8 WG_Y=8"},
     {DEV_LLVMPIPE, OP_DECONV2D, ANY_SHAPE, "stride_decomposed", "TILE_CO=2 TILE_X=4 WG_X=8 WG_Y=4"},
     {DEV_LLVMPIPE, OP_MAXPOOL, ANY_SHAPE, "vec", "VEC=8"},
     {DEV_LLVMPIPE, OP_AVGPOOL, ANY_SHAPE, "vec", "VEC=8"},
@@ -115,6 +123,8 @@ const default_rule default_rules[] = {
     {DEV_UNKNOWN_CPU, OP_CONV2D, K3S1_CIN16, "winograd",
      "WINO_M=4 TRANS_T=1 TILE_CO=8 TILE_T=8 WG_X=8 WG_Y=8"},
     {DEV_UNKNOWN_CPU, OP_CONV2D, ANY_SHAPE, "direct", "TILE_CO=4 TILE_X=4 WG_X=8 WG_Y=4 WG_Z=1"},
+    {DEV_UNKNOWN_CPU, OP_DECONV2D, K3S2, "winograd",
+     "WINO_M=2 TRANS_T=1 TILE_CO=8 TILE_T=8 WG_X=8 WG_Y=8"},
     {DEV_UNKNOWN_CPU, OP_DECONV2D, ANY_SHAPE, "stride_decomposed",
      "TILE_CO=2 TILE_X=4 WG_X=8 WG_Y=4"},
     {DEV_UNKNOWN_CPU, OP_CONV2D_BWD_WEIGHT, ANY_SHAPE, "flat", "TILE_CO=4 TILE_CI=4 VW=8"},
