@@ -15,19 +15,19 @@
    quiet 2-core AVX-512 machine of docs/tuning.md (Winograd F(4x4,3x3) wins the 3x3 layers past
    the first, with a wider transform tile where there are few input channels; the Winograd
    transposed conv (F(2,2) phases) wins the decoder's 3x3 stride-2 layers from 256 input channels,
-   1.2-1.9x over the stride-decomposed one, which keeps the shallower ones (issue 12, measured on a
-   loaded machine, interleaved), with whole groups of channel blocks for small output planes; 8
-   floats per vector for the memory-bound ops; the "flat" weight gradient, 2.3x the lane-parallel
-   "tiled" one, which GPUs keep as the generic choice). llvmpipe: measured the same way on rusticl
-   at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8 tiles ran at 0.2; the decoder
-   0.4-1 GFLOP/s with 2x4 tiles, and 2.7-3.4x faster as the Winograd deconv with F(2,2) phases,
-   measured at the seed net's 480x352 shapes). The GPU rows are reasoned starting points, not
-   measurements (no such GPU here): desktop GPUs get the local-memory tiled kernel with 32- to
-   64-item groups shaped for their SIMD width (Intel 8-16 lanes, AMD RDNA 32, NVIDIA 32) and CLBlast
-   (which carries tuned GEMM parameters for many GPUs) for 1x1 convolutions; Mali, whose local
-   memory is ordinary cache, gets Winograd and the register-tiled direct kernel with small tiles and
-   groups, as Arm's Compute Library does; Adreno likewise with wider groups. `clseg tune` replaces
-   any of them for the exact device. */
+   1.1-1.5x over the stride-decomposed one alone and 0-30 % in the network, which keeps the
+   shallower ones (issue 12, a loaded machine, docs/bench.md), with whole groups of channel blocks
+   for small output planes; 8 floats per vector for the memory-bound ops; the "flat" weight
+   gradient, 2.3x the lane-parallel "tiled" one, which GPUs keep as the generic choice). llvmpipe:
+   measured the same way on rusticl at 120x88 (Winograd ~10 GFLOP/s where the direct kernel with 8x8
+   tiles ran at 0.2; the decoder 0.4-1 GFLOP/s with 2x4 tiles, and 3.0-3.7x faster as the Winograd
+   deconv with F(2,2) phases in the seed net at 480x352, docs/bench.md). The GPU rows are reasoned
+   starting points, not measurements (no such GPU here): desktop GPUs get the local-memory tiled
+   kernel with 32- to 64-item groups shaped for their SIMD width (Intel 8-16 lanes, AMD RDNA 32,
+   NVIDIA 32) and CLBlast (which carries tuned GEMM parameters for many GPUs) for 1x1 convolutions;
+   Mali, whose local memory is ordinary cache, gets Winograd and the register-tiled direct kernel
+   with small tiles and groups, as Arm's Compute Library does; Adreno likewise with wider groups.
+   `clseg tune` replaces any of them for the exact device. */
 const default_rule default_rules[] = {
     /* PoCL on a CPU */
     {DEV_POCL_CPU, OP_CONV2D, 3, 1, 16, 127, ANY, ANY, ANY, ANY, "winograd",
