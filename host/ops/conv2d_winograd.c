@@ -1,8 +1,6 @@
 /* conv2d_winograd.c - conv2d variant "winograd": Winograd F(2x2,3x3) or F(4x4,3x3) for 3x3
    stride-1 convolution (kernels/conv2d_winograd.cl), 2.25x or 4x fewer multiplications than the
    direct form. */
-#include <limits.h>
-#include <stdio.h>
 
 #include "launch_helpers.h"
 #include "variant_util.h"

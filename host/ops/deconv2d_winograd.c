@@ -1,7 +1,6 @@
 /* deconv2d_winograd.c - deconv2d variant "winograd": 3x3 stride-2 transposed convolution as
    Winograd F(M,2) transforms of its stride-decomposed form (kernels/deconv2d_winograd.cl), 1.44x
    to 1.78x fewer multiplications than the direct form, on the Winograd conv's channel GEMMs. */
-#include <stdio.h>
 
 #include "launch_helpers.h"
 #include "variant_util.h"
