@@ -1,30 +1,18 @@
 /* conv2d_winograd.cl - 3x3 stride-1 convolution by Winograd F(MxM,3x3), M = 2 or 4: weight and
-   input tile transforms, ALPHA^2 independent channel GEMMs (ALPHA = M + 2), and an output
-   transform with bias and ReLU. */
+   input tile transforms, ALPHA^2 independent channel GEMMs (ALPHA = M + 2, winograd_gemm.cl), and
+   an output transform with bias and ReLU. */
 
 /* Tunables (a tuned variant is the same source with other -D values):
    WINO_M   output tile side: 2 (16 GEMMs, 2.25x fewer multiplications than direct) or 4 (36
             GEMMs, 4x fewer; transform constants up to 8 cost some float32 accuracy)
-   TILE_CO  output channels per work-item of the GEMM (any value >= 1)
-   TILE_T   tiles per work-item of the GEMM, one float vector: 1, 2, 4, 8 or 16
    TRANS_T  tiles per work-item of the input and output transforms, one float vector along a
             tile row: 1, 2, 4 or 8 (neighbouring tiles' inputs and outputs are contiguous) */
 #ifndef WINO_M
 #define WINO_M 2
 #endif
-#ifndef TILE_CO
-#define TILE_CO 8
-#endif
-#ifndef TILE_T
-#define TILE_T 16
-#endif
 #ifndef TRANS_T
 #define TRANS_T 4
 #endif
-
-#define VEC          FLOATN(TILE_T)
-#define VLOAD(p)     VLOADN(TILE_T, p)
-#define VSTORE(v, p) VSTOREN(TILE_T, v, p)
 
 #define TV             FLOATN(TRANS_T)
 #define TV_LOAD(p)     VLOADN(TRANS_T, p)
@@ -179,31 +167,6 @@ __kernel void wino_input(__global const float *restrict x, __global float *restr
             for (int j = 0; j < lanes_ok; j++) vp[e * plane + j] = l[j];
         }
     }
-}
-
-/* M[e] = U[e]^T V[e]: each work-item a register tile of TILE_CO channels x TILE_T tiles.
-   cout_pad is a multiple of TILE_CO and tc_pad of TILE_T, so the tile is always whole.
-   Global size (cout_pad / TILE_CO, tc_pad / TILE_T, NE). */
-__kernel void wino_gemm(__global const float *restrict s_in, __global float *restrict s_out,
-                        int u_off, int v_off, int m_off, int cin, int cout_pad, int tc_pad) {
-    const int co0 = (int)get_global_id(0) * TILE_CO, t0 = (int)get_global_id(1) * TILE_T;
-    const int e = (int)get_global_id(2);
-    if (co0 >= cout_pad || t0 >= tc_pad || e >= NE) return;
-    __global const float *u = s_in + u_off + (size_t)e * cin * cout_pad + co0;
-    __global const float *v = s_in + v_off + (size_t)e * cin * tc_pad + t0;
-    VEC acc[TILE_CO];
-#pragma unroll
-    for (int c = 0; c < TILE_CO; c++) acc[c] = (VEC)0.0f;
-    for (int ci = 0; ci < cin; ci++) {
-        const VEC xv = VLOAD(v);
-#pragma unroll
-        for (int c = 0; c < TILE_CO; c++) acc[c] = MAD((VEC)u[c], xv, acc[c]);
-        u += cout_pad;
-        v += tc_pad;
-    }
-    __global float *m = s_out + m_off + ((size_t)e * cout_pad + co0) * tc_pad + t0;
-#pragma unroll
-    for (int c = 0; c < TILE_CO; c++) VSTORE(acc[c], m + (size_t)c * tc_pad);
 }
 
 /* y: [n][cout][oh][ow]; bias may be NULL. Work-item: tiles tx0 .. tx0 + TRANS_T - 1 of one tile

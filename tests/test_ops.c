@@ -131,6 +131,14 @@ static const op_case cases[] = {
     DECONV(1, 1, 1, 1, 1, 4, 2, 1, 1, 0, 0, 0),
     DECONV(1, 7, 2, 3, 16, 3, 2, 1, 1, 1, 1, OPT),
     DECONV(1, 3, 7, 9, 4, 5, 3, 2, 0, 2, 0, 0),
+    /* 3x3 stride 2, the Winograd deconv's domain: sizes that split its tiles and transform
+       vectors, pads 0-3 (odd pads start the first tile's outputs at -1), every output padding, a
+       channel count no GEMM tile divides, and a deep input for the F(4,2) transforms' rounding */
+    DECONV(1, 5, 21, 35, 9, 3, 2, 1, 1, 0, 1, 0),
+    DECONV(3, 3, 11, 13, 7, 3, 2, 2, 0, 1, 0, 0),
+    DECONV(1, 9, 17, 10, 20, 3, 2, 3, 1, 1, 1, OPT),
+    DECONV(1, 256, 9, 7, 8, 3, 2, 1, 1, 1, 1, 0),
+    DECONV(1, 16, 1, 1, 5, 3, 2, 0, 0, 1, 0, 0),
     /* max-pool with and without indices, ties; the window that would start past the input in
        ceil mode (k1 s4 on 4 rows) is dropped, as PyTorch does */
     MAXPOOL(1, 1, 1, 1, 2, 2, 1, 1, 0),

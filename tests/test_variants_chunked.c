@@ -1,8 +1,8 @@
-/* test_variants_chunked.c - the variants that work through the scratch buffer (Winograd,
-   im2col + GEMM, GEMM + col2im) on a device whose allocation limit is lowered so that one call
-   takes several chunks, with batch 2 so that chunks cross images; against the C reference. Also
-   that each variant's scratch_bytes predicts what it allocates (the net's memory check counts
-   it before allocating anything). */
+/* test_variants_chunked.c - the variants that work through the scratch buffer (the Winograd
+   conv and deconv, im2col + GEMM, GEMM + col2im) on a device whose allocation limit is lowered so
+   that one call takes several chunks, with batch 2 so that chunks cross images; against the C
+   reference. Also that each variant's scratch_bytes predicts what it allocates (the net's memory
+   check counts it before allocating anything). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,23 +141,29 @@ static void run_conv_wgrad(clseg_context *ctx) {
 
 /* The scratch-using variants must still be among those run, i.e. one chunk fits the limit. */
 static void check_variants_offered(clseg_context *ctx) {
-    static const char *const names[] = {"winograd", "im2col_gemm", "gemm_col2im"};
+    static const struct {
+        op_kind kind;
+        const char *name;
+    } wanted[] = {{OP_CONV2D, "winograd"},
+                  {OP_CONV2D, "im2col_gemm"},
+                  {OP_DECONV2D, "gemm_col2im"},
+                  {OP_DECONV2D, "winograd"}};
     op_call conv = {.kind = OP_CONV2D, .p.conv = {16, 24, 3, 1, 1, 1, 1, 1}};
     conv.in[0].s = (shape4){2, 16, 21, 70};
     op_call deconv = {.kind = OP_DECONV2D, .p.deconv = {16, 24, 3, 2, 1, 1, 0, 1}};
     deconv.in[0].s = (shape4){2, 16, 21, 35};
     clseg_device_info dev = ctx->info;
     dev.max_alloc_bytes = CHUNKED_ALLOC_BYTES;
-    for (size_t n = 0; n < CLSEG_ARRAY_LEN(names); n++) {
+    for (size_t n = 0; n < CLSEG_ARRAY_LEN(wanted); n++) {
         int found = 0;
         for (size_t i = 0; i < op_variant_table_len; i++) {
             const op_variant *v = op_variant_table[i];
-            if (strcmp(v->name, names[n]) != 0 || (v->kind != OP_CONV2D && v->kind != OP_DECONV2D))
-                continue;
+            if (v->kind != wanted[n].kind || strcmp(v->name, wanted[n].name) != 0) continue;
             op_config cfg = op_default_config(v);
             found |= op_variant_supports(v, &dev, v->kind == OP_CONV2D ? &conv : &deconv, &cfg);
         }
-        CHECK(found, "%s not offered under the lowered allocation limit", names[n]);
+        CHECK(found, "%s %s not offered under the lowered allocation limit",
+              op_kind_name(wanted[n].kind), wanted[n].name);
     }
 }
 

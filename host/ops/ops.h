@@ -143,6 +143,7 @@ extern const op_variant conv2d_tiled;
 extern const op_variant conv2d_im2col_gemm;
 extern const op_variant conv2d_grouped;
 extern const op_variant conv2d_direct;
+extern const op_variant deconv2d_winograd;
 extern const op_variant deconv2d_stride_decomposed;
 extern const op_variant deconv2d_gemm_col2im;
 extern const op_variant deconv2d_gather;

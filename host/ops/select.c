@@ -15,6 +15,7 @@ const op_variant *const op_variant_table[] = {
     &conv2d_im2col_gemm,
     &conv2d_grouped, /* grouped and dilated convs only; direct refuses those */
     &conv2d_direct,
+    &deconv2d_winograd,
     &deconv2d_stride_decomposed,
     &deconv2d_gemm_col2im,
     &deconv2d_gather,
