@@ -486,9 +486,9 @@ clseg_status net_segment_check(clseg_net *net, const char *call, const uint8_t *
 
 clseg_status net_segment_enqueue(clseg_net *net, const float *x, int32_t *lab, cl_event *done) {
     const size_t plane = (size_t)net->in_shape.h * (size_t)net->in_shape.w;
-    *done = NULL;
-    cl_int e = clEnqueueWriteBuffer(net->ctx->queue, net->input, CL_FALSE, 0, plane * 3 * sizeof *x,
-                                    x, 0, NULL, NULL);
+    if (done) *done = NULL;
+    cl_int e = clEnqueueWriteBuffer(net->ctx->queue, net->input, done ? CL_FALSE : CL_TRUE, 0,
+                                    plane * 3 * sizeof *x, x, 0, NULL, NULL);
     if (e != CL_SUCCESS) return ctx_cl_fail(net->ctx, e, "clEnqueueWriteBuffer");
     clseg_status st = run_layers(net, NULL);
     if (st == CLSEG_OK) {
@@ -496,9 +496,9 @@ clseg_status net_segment_enqueue(clseg_net *net, const float *x, int32_t *lab, c
         st = op_run_choice(net->ctx, &c, &net->argmax_choice);
     }
     if (st != CLSEG_OK) return st;
-    e = clEnqueueReadBuffer(net->ctx->queue, net->labels, CL_FALSE, 0, plane * sizeof *lab, lab, 0,
-                            NULL, done);
-    if (e == CL_SUCCESS) e = clFlush(net->ctx->queue);
+    e = clEnqueueReadBuffer(net->ctx->queue, net->labels, done ? CL_FALSE : CL_TRUE, 0,
+                            plane * sizeof *lab, lab, 0, NULL, done);
+    if (e == CL_SUCCESS && done) e = clFlush(net->ctx->queue);
     return e == CL_SUCCESS ? CLSEG_OK : ctx_cl_fail(net->ctx, e, "clEnqueueReadBuffer");
 }
 
@@ -514,15 +514,8 @@ static clseg_status segment(clseg_net *net, const uint8_t *rgb, int width, int h
     if (net->test_flip) return net_segment_flipped(net, x, width, height, labels);
     int32_t *lab = clseg_malloc(plane * sizeof *lab);
     if (!lab) return ctx_fail(net->ctx, CLSEG_ERR_OUT_OF_MEMORY, "out of memory");
-    cl_event done;
-    st = net_segment_enqueue(net, x, lab, &done);
-    if (done) {
-        cl_int e = clWaitForEvents(1, &done);
-        clReleaseEvent(done);
-        if (st == CLSEG_OK && e != CL_SUCCESS) st = ctx_cl_fail(net->ctx, e, "clWaitForEvents");
-    } else if (st != CLSEG_OK) {
-        ctx_finish(net->ctx); /* nothing may still write into lab */
-    }
+    /* A blocking read: once it fails or returns, nothing is left to write into lab. */
+    st = net_segment_enqueue(net, x, lab, NULL);
     if (st == CLSEG_OK)
         for (size_t i = 0; i < plane; i++) labels[i] = (uint8_t)lab[i];
     free(lab);

@@ -59,9 +59,10 @@ op_call net_step_call(const clseg_net *net, int i);
    width x height image. */
 clseg_status net_segment_check(clseg_net *net, const char *call, const uint8_t *rgb, int width,
                                int height, const uint8_t *labels);
-/* Enqueues a segmentation of the normalised image x (3 planes of the prepared size) without
-   waiting: upload, layers, argmax and a read of the labels into lab; *done is the read's event
-   (NULL on failure). x and lab must stay valid until it completes. */
+/* Enqueues a segmentation of the normalised image x (3 planes of the prepared size): upload,
+   layers, argmax and a read of the labels into lab. With done, the read does not wait: *done is
+   its event (NULL if it was not enqueued), and x and lab must stay valid until it completes (even
+   after an error, if *done is set). Without done, the upload and the read block. */
 clseg_status net_segment_enqueue(clseg_net *net, const float *x, int32_t *lab, cl_event *done);
 /* The test-time-flip segmentation of the normalised image x (mirrored in place), synchronous. */
 clseg_status net_segment_flipped(clseg_net *net, float *x, int width, int height, uint8_t *labels);

@@ -73,19 +73,25 @@ static clseg_status wait_frame(clseg_net *net, uint8_t **labels_out) {
     return net->frames_in_flight ? wait_oldest(net, labels_out) : CLSEG_OK;
 }
 
-/* The callers' label buffers may be gone by now: wait, but write nothing into them. */
+/* The callers' label buffers may be gone by now: wait, but write nothing into them. A frame
+   whose read could not be waited for keeps its buffers (leaked) rather than have the driver write
+   into freed memory. */
 void net_frames_free(clseg_net *net) {
+    int pending[NET_MAX_IN_FLIGHT] = {0};
     for (int k = 0; k < net->frames_in_flight; k++) {
         net_frame *f = frame_at(net, k);
         if (f->done) {
-            clWaitForEvents(1, &f->done);
+            pending[(net->frame_head + k) % NET_MAX_IN_FLIGHT] =
+                clWaitForEvents(1, &f->done) != CL_SUCCESS;
             clReleaseEvent(f->done);
         }
     }
     net->frames_in_flight = 0;
     for (int k = 0; k < NET_MAX_IN_FLIGHT; k++) {
-        free(net->frames[k].x);
-        free(net->frames[k].lab);
+        if (!pending[k]) {
+            free(net->frames[k].x);
+            free(net->frames[k].lab);
+        }
         memset(&net->frames[k], 0, sizeof net->frames[k]);
     }
 }
