@@ -12,7 +12,6 @@
 #define DECODE_AHEAD 3
 
 typedef struct seg_shared {
-    const clseg_model *model;
     int k;
     uint8_t *palette;
     const char **names;
@@ -177,7 +176,7 @@ static void device_stage(pipeline *p, clseg_net *net, clseg_context *ctx) {
 
 int segment_run(clseg_net *net, clseg_context *ctx, const clseg_model *model, seg_job *jobs, int n,
                 int pipelined, int timing) {
-    seg_shared sh = {.model = model, .k = clseg_model_num_classes(model), .timing = timing};
+    seg_shared sh = {.k = clseg_model_num_classes(model), .timing = timing};
     sh.palette = malloc((size_t)sh.k * 3);
     sh.names = malloc((size_t)sh.k * sizeof *sh.names);
     if (!sh.palette || !sh.names) {

@@ -59,16 +59,9 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
 }
 
 static clseg_status kernels(clseg_context *ctx, const op_config *cfg, cl_kernel k[4]) {
-    char defines[160];
-    variant_defines(ctx, &conv2d_winograd, cfg, defines, sizeof defines);
-    static const char *const names[4] = {"wino_weights", "wino_input", NULL, "wino_output"};
-    for (int i = 0; i < 4; i++) {
-        clseg_status st = names[i]
-                              ? ctx_kernel(ctx, "conv2d_winograd", defines, names[i], &k[i])
-                              : wino_gemm_kernel(ctx, cfg->v[P_TILE_CO], cfg->v[P_TILE_T], &k[i]);
-        if (st != CLSEG_OK) return st;
-    }
-    return CLSEG_OK;
+    static const char *const names[3] = {"wino_weights", "wino_input", "wino_output"};
+    return wino_kernels(ctx, &conv2d_winograd, cfg, "conv2d_winograd", names, cfg->v[P_TILE_CO],
+                        cfg->v[P_TILE_T], k);
 }
 
 static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {

@@ -65,16 +65,9 @@ static int supports(const clseg_device_info *dev, const op_call *call, const op_
 }
 
 static clseg_status kernels(clseg_context *ctx, const op_config *cfg, cl_kernel k[4]) {
-    char defines[160];
-    variant_defines(ctx, &deconv2d_winograd, cfg, defines, sizeof defines);
-    static const char *const names[4] = {"dwino_weights", "dwino_input", NULL, "dwino_output"};
-    for (int i = 0; i < 4; i++) {
-        clseg_status st = names[i]
-                              ? ctx_kernel(ctx, "deconv2d_winograd", defines, names[i], &k[i])
-                              : wino_gemm_kernel(ctx, cfg->v[P_TILE_CO], cfg->v[P_TILE_T], &k[i]);
-        if (st != CLSEG_OK) return st;
-    }
-    return CLSEG_OK;
+    static const char *const names[3] = {"dwino_weights", "dwino_input", "dwino_output"};
+    return wino_kernels(ctx, &deconv2d_winograd, cfg, "deconv2d_winograd", names, cfg->v[P_TILE_CO],
+                        cfg->v[P_TILE_T], k);
 }
 
 static clseg_status prepare(clseg_context *ctx, const op_call *call, const op_config *cfg) {

@@ -69,3 +69,14 @@ clseg_status wino_gemm_run(clseg_context *ctx, cl_kernel k, cl_mem s, const wino
                    KARG_INT(pl->mm), KARG_INT(pl->cin), KARG_INT(pl->cout_pad), KARG_INT(cols),
                    KARG_INT(pl->alpha), KARG_INT(pl->u_side));
 }
+
+clseg_status wino_kernels(clseg_context *ctx, const op_variant *v, const op_config *cfg,
+                          const char *program, const char *const names[3], int tile_co, int tile_t,
+                          cl_kernel k[4]) {
+    char defines[160];
+    variant_defines(ctx, v, cfg, defines, sizeof defines);
+    clseg_status st = wino_gemm_kernel(ctx, tile_co, tile_t, &k[2]);
+    for (int i = 0; i < 3 && st == CLSEG_OK; i++)
+        st = ctx_kernel(ctx, program, defines, names[i], &k[i < 2 ? i : 3]);
+    return st;
+}

@@ -34,6 +34,12 @@ int wino_gemm_supports(int tile_co, int tile_t, char *why, size_t why_len);
 /* Compiles (or fetches) the GEMM kernel for this register tile. */
 clseg_status wino_gemm_kernel(clseg_context *ctx, int tile_co, int tile_t, cl_kernel *k);
 
+/* A Winograd variant's four kernels in launch order: the weight, input and output transforms
+   `names` of `program` with v's defines for cfg, and the GEMM (k[2]) for TILE_CO / TILE_T. */
+clseg_status wino_kernels(clseg_context *ctx, const op_variant *v, const op_config *cfg,
+                          const char *program, const char *const names[3], int tile_co, int tile_t,
+                          cl_kernel k[4]);
+
 /* M = U^T V for the chunk of `cols` columns in scratch s, with (wg_x, wg_y) work-groups (clamped
    to the device's limits). */
 clseg_status wino_gemm_run(clseg_context *ctx, cl_kernel k, cl_mem s, const wino_plan *pl,
